@@ -1,0 +1,62 @@
+"""updates: topic-based programme updates by email."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .config import load_config
+from .extensions import csrf, db, limiter, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: dict[str, object] | None = None) -> Flask:
+    """Build the app: config, extensions, blueprints, CLI, error handlers."""
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+    )
+    app.config.update(load_config(Path(app.instance_path)))
+    app.config.update(overrides or {})
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    if app.config["TRUSTED_PROXIES"]:
+        count = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+
+    from . import errors, preferences, public
+
+    app.register_blueprint(public.blueprint)
+    app.register_blueprint(preferences.blueprint)
+    if app.config["UPDATES_ENV"] == "development":
+        from . import devmail
+
+        app.register_blueprint(devmail.blueprint)
+    errors.register(app)
+
+    from .cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(connection, record) -> None:
+    """SQLite: enforce foreign keys (cascading erasure) and let web and worker share the file."""
+    if type(connection).__module__.startswith("sqlite3"):
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()

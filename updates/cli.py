@@ -1,0 +1,85 @@
+"""Operator commands: `flask --app updates topics …`, `demo`, `dev`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from .topics import TopicError, add_topic, all_topics
+
+topics_cli = AppGroup("topics", help="Add and list topics.")
+
+DEMO_TOPICS = (
+    (
+        "local-public-services",
+        "Local Public Services",
+        "News and opportunities from our Local Public Services programme: digital innovation "
+        "in councils, the committee's reports and ways for suppliers to get involved.",
+    ),
+    (
+        "social-care",
+        "Social Care Working Group",
+        "The working group's research, guidance and calls for evidence on technology in adult "
+        "social care.",
+    ),
+    (
+        "innovators-network",
+        "Innovators Network",
+        "Meet-ups, showcases and challenges connecting local government with innovative "
+        "technology companies.",
+    ),
+    (
+        "events",
+        "Events and Summits",
+        "Invitations to our summits, roundtables and webinars, with dates and booking links.",
+    ),
+)
+
+
+@topics_cli.command("add")
+@click.argument("slug")
+@click.argument("name")
+@click.option("--description", default="", help="One or two sentences shown on the sign-up form.")
+@click.option("--hidden", is_flag=True, help="Leave it off the public sign-up form.")
+def topics_add(slug: str, name: str, description: str, hidden: bool) -> None:
+    """Add a topic that visitors can follow."""
+    try:
+        topic = add_topic(slug, name, description, public=not hidden)
+    except TopicError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"added topic {topic.slug}")
+
+
+@topics_cli.command("list")
+def topics_list() -> None:
+    """List every topic: slug, visibility and name."""
+    for topic in all_topics():
+        visibility = "archived" if topic.archived else ("public" if topic.public else "hidden")
+        click.echo(f"{topic.slug}\t{visibility}\t{topic.name}")
+
+
+@click.command("demo")
+def demo() -> None:
+    """Load the sample topics (safe to run again)."""
+    existing = {topic.slug for topic in all_topics()}
+    for slug, name, description in DEMO_TOPICS:
+        if slug not in existing:
+            add_topic(slug, name, description)
+            click.echo(f"added topic {slug}")
+
+
+@click.command("dev")
+@click.option("--port", default=5000, show_default=True, help="Port for the web app.")
+@click.option("--mail-port", default=8025, show_default=True, help="Port for the mail catcher.")
+def dev(port: int, mail_port: int) -> None:
+    """Run everything for development: web, worker, Redis, mail catcher. Ctrl-C stops it all."""
+    from .devserver import run
+
+    run(port=port, mail_port=mail_port)
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(topics_cli)
+    app.cli.add_command(demo)
+    app.cli.add_command(dev)

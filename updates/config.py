@@ -1,0 +1,123 @@
+"""Configuration: the one module that reads the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+ENVIRONMENTS = ("development", "test", "production")
+SMTP_TLS_MODES = ("none", "starttls", "ssl")
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a service that can start."""
+
+
+def _flag(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "")
+    if raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as error:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from error
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "")
+    if raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as error:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from error
+
+
+def _secret_keys(env: Mapping[str, str], environment: str, instance_path: Path) -> list[str]:
+    keys = [key.strip() for key in env.get("SECRET_KEY", "").split(",") if key.strip()]
+    if keys:
+        return keys
+    if environment == "production":
+        raise ConfigError("SECRET_KEY is required in production")
+    if environment == "test":
+        return ["test-secret-key"]
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    return [key_file.read_text().strip()]
+
+
+def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> dict[str, object]:
+    """Build the Flask config from the environment, failing loudly on what cannot work."""
+    env = os.environ if env is None else env
+    environment = env.get("UPDATES_ENV", "development") or "development"
+    if environment not in ENVIRONMENTS:
+        raise ConfigError(f"UPDATES_ENV must be one of {', '.join(ENVIRONMENTS)}")
+    production = environment == "production"
+
+    redis_url = env.get("REDIS_URL", "")
+    if not redis_url:
+        if production:
+            raise ConfigError("REDIS_URL is required in production")
+        redis_url = "redis://127.0.0.1:6379/0"
+
+    smtp_tls = (env.get("SMTP_TLS", "") or "none").lower()
+    if smtp_tls not in SMTP_TLS_MODES:
+        raise ConfigError(f"SMTP_TLS must be one of {', '.join(SMTP_TLS_MODES)}")
+
+    base_url = (env.get("BASE_URL", "") or "http://localhost:5000").rstrip("/")
+    keys = _secret_keys(env, environment, instance_path)
+
+    return {
+        "UPDATES_ENV": environment,
+        "TESTING": environment == "test",
+        "SECRET_KEY": keys[0],
+        "SECRET_KEYS": keys,
+        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL", "")
+        or f"sqlite:///{instance_path / 'updates.db'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "BASE_URL": base_url,
+        "MAIL_FROM": env.get("MAIL_FROM", "") or "Updates <updates@localhost>",
+        "SMTP_HOST": env.get("SMTP_HOST", "") or "localhost",
+        "SMTP_PORT": _int(env, "SMTP_PORT", 25),
+        "SMTP_USERNAME": env.get("SMTP_USERNAME", ""),
+        "SMTP_PASSWORD": env.get("SMTP_PASSWORD", ""),
+        "SMTP_TLS": smtp_tls,
+        "SMTP_TIMEOUT": _float(env, "SMTP_TIMEOUT", 30.0),
+        "SEND_RATE": _float(env, "SEND_RATE", 0.0),
+        "ORG_NAME": env.get("ORG_NAME", "") or "Example Organisation",
+        "ORG_ADDRESS": env.get("ORG_ADDRESS", "")
+        or "1 Example Street, Exampletown, EX1 2MP, United Kingdom",
+        "CHECK_EMAIL_DNS": _flag(env.get("CHECK_EMAIL_DNS")),
+        "CONSENT_STATEMENT": env.get("CONSENT_STATEMENT", "")
+        or "I agree to receive email updates from {org} about the topics I have chosen. "
+        "I can change my topics or unsubscribe at any time through the link in every email.",
+        "CONFIRM_MAX_AGE_DAYS": _int(env, "CONFIRM_MAX_AGE_DAYS", 7),
+        "MANAGE_MAX_AGE_DAYS": _int(env, "MANAGE_MAX_AGE_DAYS", 30),
+        "PENDING_RETENTION_DAYS": _int(env, "PENDING_RETENTION_DAYS", 30),
+        "SIGNUP_LIMIT_PER_IP": env.get("SIGNUP_LIMIT_PER_IP", "") or "20/minute;200/hour",
+        "SIGNUP_LIMIT_PER_ADDRESS": env.get("SIGNUP_LIMIT_PER_ADDRESS", "") or "4/minute;40/hour",
+        "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
+        "SWEEP_GRACE_SECONDS": _int(env, "SWEEP_GRACE_SECONDS", 60),
+        "MAX_CONTENT_LENGTH": 64 * 1024,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "RATELIMIT_STORAGE_URI": redis_url,
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_HEADERS_ENABLED": True,
+    }

@@ -1,0 +1,105 @@
+"""Transactional email owed to subscribers: written with the change that owes it, sent by a job.
+
+The row is the promise; the RQ job is only the fastest way to keep it. If Redis is down when a
+row is written, or loses the job, the sweeper finds the row still pending and enqueues it again.
+A job claims its row with a lease before sending, so two jobs for one row send once.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import or_, select, update
+
+from . import queues
+from .extensions import db
+from .models import EmailState, OutboundEmail, SignupRequest, Subscriber, utcnow
+
+SEND_JOB = "updates.jobs.send_outbound_email"
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 8
+LIVE_JOB_STATES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+def owe(kind: str, subscriber: Subscriber, request: SignupRequest | None = None) -> OutboundEmail:
+    """Add an email to the caller's transaction; dispatch it after the commit."""
+    email = OutboundEmail(kind=kind, subscriber=subscriber, signup_request=request)
+    db.session.add(email)
+    return email
+
+
+def job_id(email_id: int) -> str:
+    return f"outbound-email-{email_id}"
+
+
+def dispatch(email_id: int) -> bool:
+    """Enqueue the send job; False when Redis refused (the sweeper will retry)."""
+    return queues.try_enqueue(
+        queues.MAIL, SEND_JOB, email_id, job_id=job_id(email_id), retry=queues.MAIL_RETRY
+    )
+
+
+def claim(email_id: int) -> OutboundEmail | None:
+    """Take a lease on a pending email, or None if it is sent, failed or leased elsewhere."""
+    now = utcnow()
+    claimed = db.session.execute(
+        update(OutboundEmail)
+        .where(
+            OutboundEmail.id == email_id,
+            OutboundEmail.state == EmailState.PENDING,
+            or_(OutboundEmail.claimed_until.is_(None), OutboundEmail.claimed_until < now),
+        )
+        .values(claimed_until=now + LEASE, attempts=OutboundEmail.attempts + 1)
+    ).rowcount
+    db.session.commit()
+    return db.session.get(OutboundEmail, email_id) if claimed else None
+
+
+def finish(email: OutboundEmail, state: str, error: str | None = None) -> None:
+    email.state = state
+    email.claimed_until = None
+    email.last_error = error[:500] if error else None
+    if state == EmailState.SENT:
+        email.sent_at = utcnow()
+    db.session.commit()
+
+
+def release(email: OutboundEmail, error: str) -> None:
+    """Give the lease back after a transient failure so a retry can claim it."""
+    if email.attempts >= MAX_ATTEMPTS:
+        finish(email, EmailState.FAILED, error)
+        return
+    email.claimed_until = None
+    email.last_error = error[:500]
+    db.session.commit()
+
+
+def overdue(grace: timedelta, limit: int = 500) -> list[int]:
+    """Pending emails old enough that their job should have run."""
+    query = (
+        select(OutboundEmail.id)
+        .where(
+            OutboundEmail.state == EmailState.PENDING,
+            OutboundEmail.created_at < utcnow() - grace,
+            or_(OutboundEmail.claimed_until.is_(None), OutboundEmail.claimed_until < utcnow()),
+        )
+        .order_by(OutboundEmail.id)
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
+
+
+def _job_is_live(email_id: int) -> bool:
+    try:
+        job = Job.fetch(job_id(email_id), connection=queues.redis_connection())
+    except NoSuchJobError:
+        return False
+    return job.get_status(refresh=False) in LIVE_JOB_STATES
+
+
+def redispatch_overdue(grace: timedelta) -> int:
+    """Enqueue every overdue email whose job Redis no longer holds; return how many."""
+    missing = [email_id for email_id in overdue(grace) if not _job_is_live(email_id)]
+    return sum(dispatch(email_id) for email_id in missing)

@@ -1,0 +1,93 @@
+"""Sign-up and confirmation pages."""
+
+from __future__ import annotations
+
+from flask import current_app, render_template, request
+
+from .. import outbox, tokens
+from ..consent import Evidence, Source, statement_text
+from ..errors import page_abort
+from ..extensions import db
+from ..links import manage_url
+from ..models import SignupRequest
+from ..ratelimits import per_address_mail_limit, per_ip_signup_limit
+from ..signup import confirm_signup, request_signup, resend_confirmation
+from ..topics import public_topics, topics_by_ids
+from . import blueprint
+from .forms import ConfirmForm, ResendForm, SignupForm
+
+
+@blueprint.route("/", methods=["GET", "POST"])
+@per_ip_signup_limit
+@per_address_mail_limit
+def signup():
+    form = SignupForm(public_topics())
+    if request.method == "GET":
+        return render_signup(form)
+    if not form.validate():
+        return render_signup(form), 400
+    if not form.is_bot:
+        email = request_signup(
+            form.email.data, form.chosen_topics(), Evidence.from_request(Source.FORM)
+        )
+        if email is not None:
+            outbox.dispatch(email.id)
+    return render_template("check_inbox.html", address=form.email.data)
+
+
+def render_signup(form: SignupForm) -> str:
+    return render_template("signup.html", form=form, statement=statement_text())
+
+
+def _signup_request_from(token: str) -> SignupRequest:
+    """The request a confirm link names; expired and invalid links get their own pages."""
+    try:
+        request_id = tokens.read_token(
+            tokens.CONFIRM, token, current_app.config["CONFIRM_MAX_AGE_DAYS"]
+        )
+    except tokens.ExpiredToken:
+        page_abort("link_expired.html", 410, form=ResendForm(), token=token)
+    except tokens.InvalidToken:
+        page_abort("link_invalid.html", 400)
+    found = db.session.get(SignupRequest, request_id) if isinstance(request_id, int) else None
+    if found is None:
+        page_abort("link_invalid.html", 400)
+    return found
+
+
+@blueprint.route("/confirm/<token>", methods=["GET", "POST"])
+def confirm(token: str):
+    signup_request = _signup_request_from(token)
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate():
+        confirmed = confirm_signup(signup_request.id, Evidence.from_request(Source.LINK))
+        if confirmed is None:
+            return render_template("link_invalid.html"), 400
+        return render_template(
+            "confirmed.html",
+            topics=topics_by_ids(confirmed.topic_ids),
+            manage_url=manage_url(confirmed.subscriber),
+        )
+    return render_template(
+        "confirm.html",
+        form=form,
+        topics=topics_by_ids(signup_request.topic_ids),
+        already=signup_request.confirmed_at is not None,
+    )
+
+
+@blueprint.route("/confirm/<token>/renew", methods=["POST"])
+@per_address_mail_limit
+def renew_confirmation(token: str):
+    try:
+        tokens.read_token(tokens.CONFIRM, token, current_app.config["CONFIRM_MAX_AGE_DAYS"])
+        request_id = None  # still valid: nothing to renew, the same page is shown
+    except tokens.ExpiredToken as expired:
+        request_id = expired.payload
+    except tokens.InvalidToken:
+        return render_template("link_invalid.html"), 400
+    if isinstance(request_id, int):
+        email = resend_confirmation(request_id)
+        if email is not None:
+            outbox.dispatch(email.id)
+    return render_template("check_inbox.html", address=None)

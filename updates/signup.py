@@ -1,0 +1,107 @@
+"""Double opt-in: a sign-up asks, the POST from the emailed link confirms."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+
+from . import consent, outbox
+from .consent import Action, Evidence
+from .extensions import db
+from .models import (
+    EmailKind,
+    OutboundEmail,
+    SignupRequest,
+    SubscriberStatus,
+    Subscription,
+    Topic,
+    utcnow,
+)
+from .subscribers import find_or_create, followed_topic_ids, is_suppressed
+from .topics import topics_by_ids
+from .transaction import autocommit
+
+NOT_MAILABLE = {SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED, SubscriberStatus.ERASED}
+
+
+@autocommit
+def request_signup(address: str, topics: list[Topic], evidence: Evidence) -> OutboundEmail | None:
+    """Record the request and owe the visitor an email; None when nothing may be sent.
+
+    The visitor sees the same page whatever happens here, so this never reveals who subscribes.
+    """
+    if is_suppressed(address):
+        return None
+    subscriber = find_or_create(address)
+    if subscriber.status in NOT_MAILABLE:
+        return None
+    statement = consent.statement_for(consent.statement_text())
+    if subscriber.status == SubscriberStatus.ACTIVE:
+        followed = followed_topic_ids(subscriber)
+        wanted = [topic for topic in topics if topic.id not in followed]
+        kind = EmailKind.ALREADY_SUBSCRIBED
+    else:
+        subscriber.status = SubscriberStatus.PENDING
+        subscriber.updated_at = utcnow()  # restarts the clock on forgetting unconfirmed sign-ups
+        wanted = topics
+        kind = EmailKind.CONFIRM
+    request = SignupRequest(
+        subscriber=subscriber, topic_ids=[topic.id for topic in wanted], statement=statement
+    )
+    db.session.add(request)
+    consent.record(
+        subscriber, Action.REQUESTED, evidence, [topic.slug for topic in topics], statement
+    )
+    return outbox.owe(kind, subscriber, request)
+
+
+def confirm_signup(request_id: int, evidence: Evidence) -> SignupRequest | None:
+    """Subscribe to the requested topics; a repeat is a success. None if the request is gone."""
+    try:
+        return _confirm(request_id, evidence)
+    except IntegrityError:
+        # A concurrent confirmation of the same request won the race; its result stands.
+        return _confirm(request_id, evidence)
+
+
+@autocommit
+def _confirm(request_id: int, evidence: Evidence) -> SignupRequest | None:
+    request = db.session.get(SignupRequest, request_id, with_for_update=True)
+    if request is None or request.subscriber.status in NOT_MAILABLE:
+        return None
+    if request.confirmed_at is not None:
+        return request
+    subscriber = request.subscriber
+    topics = topics_by_ids(request.topic_ids)
+    followed = followed_topic_ids(subscriber)
+    for topic in topics:
+        if topic.id not in followed:
+            db.session.add(Subscription(subscriber=subscriber, topic=topic))
+    now = utcnow()
+    if subscriber.status != SubscriberStatus.ACTIVE and topics:
+        subscriber.status = SubscriberStatus.ACTIVE
+        subscriber.confirmed_at = subscriber.confirmed_at or now
+    request.confirmed_at = now
+    consent.record(
+        subscriber,
+        Action.CONFIRMED,
+        evidence,
+        [topic.slug for topic in topics],
+        request.statement,
+    )
+    return request
+
+
+@autocommit
+def resend_confirmation(request_id: int) -> OutboundEmail | None:
+    """Owe a fresh link for a request whose link expired; None if it is gone or confirmed."""
+    request = db.session.get(SignupRequest, request_id)
+    if request is None or request.confirmed_at is not None:
+        return None
+    if request.subscriber.status in NOT_MAILABLE or is_suppressed(request.subscriber.email or ""):
+        return None
+    kind = (
+        EmailKind.ALREADY_SUBSCRIBED
+        if request.subscriber.status == SubscriberStatus.ACTIVE
+        else EmailKind.CONFIRM
+    )
+    return outbox.owe(kind, request.subscriber, request)

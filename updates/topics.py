@@ -1,0 +1,72 @@
+"""Topics: what a visitor can follow."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
+
+from .extensions import db
+from .models import Subscriber, SubscriberStatus, Subscription, Topic
+from .transaction import autocommit
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MAX_SLUG_LENGTH = 64
+
+
+class TopicError(ValueError):
+    """A topic cannot be made as asked."""
+
+
+def public_topics() -> list[Topic]:
+    """Topics offered on the sign-up and manage pages, in display order."""
+    query = select(Topic).where(Topic.public.is_(True), Topic.archived.is_(False))
+    return list(db.session.scalars(query.order_by(Topic.position, Topic.name)))
+
+
+def all_topics() -> list[Topic]:
+    return list(db.session.scalars(select(Topic).order_by(Topic.position, Topic.name)))
+
+
+def topics_by_ids(ids: Iterable[int]) -> list[Topic]:
+    """The live (not archived) topics among these ids, in display order."""
+    wanted = list(ids)
+    if not wanted:
+        return []
+    query = select(Topic).where(Topic.id.in_(wanted), Topic.archived.is_(False))
+    return list(db.session.scalars(query.order_by(Topic.position, Topic.name)))
+
+
+def active_subscriber_counts() -> dict[int, int]:
+    query = (
+        select(Subscription.topic_id, func.count())
+        .join(Subscriber)
+        .where(Subscriber.status == SubscriberStatus.ACTIVE)
+        .group_by(Subscription.topic_id)
+    )
+    return {topic_id: count for topic_id, count in db.session.execute(query)}
+
+
+@autocommit
+def add_topic(slug: str, name: str, description: str = "", public: bool = True) -> Topic:
+    """Create a topic; raise TopicError for a bad or taken slug."""
+    if not SLUG_PATTERN.match(slug) or len(slug) > MAX_SLUG_LENGTH:
+        raise TopicError(
+            f"slug {slug!r} must be lower-case letters, digits and hyphens, "
+            f"at most {MAX_SLUG_LENGTH} characters"
+        )
+    if not name.strip() or len(name) > 200:
+        raise TopicError("name must be between 1 and 200 characters")
+    if db.session.scalar(select(Topic.id).where(Topic.slug == slug)) is not None:
+        raise TopicError(f"a topic with slug {slug!r} already exists")
+    position = db.session.scalar(select(func.coalesce(func.max(Topic.position), 0))) + 1
+    topic = Topic(
+        slug=slug,
+        name=name.strip(),
+        description=description.strip(),
+        public=public,
+        position=position,
+    )
+    db.session.add(topic)
+    return topic
