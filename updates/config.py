@@ -57,6 +57,15 @@ def _secret_keys(env: Mapping[str, str], environment: str, instance_path: Path) 
     return [key_file.read_text().strip()]
 
 
+def database_url(env: Mapping[str, str], instance_path: Path) -> str:
+    """DATABASE_URL with PostgreSQL pointed at psycopg 3, the driver we install."""
+    url = env.get("DATABASE_URL", "") or f"sqlite:///{instance_path / 'updates.db'}"
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
 def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> dict[str, object]:
     """Build the Flask config from the environment, failing loudly on what cannot work."""
     env = os.environ if env is None else env
@@ -83,8 +92,7 @@ def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> di
         "TESTING": environment == "test",
         "SECRET_KEY": keys[0],
         "SECRET_KEYS": keys,
-        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL", "")
-        or f"sqlite:///{instance_path / 'updates.db'}",
+        "SQLALCHEMY_DATABASE_URI": database_url(env, instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url,
         "BASE_URL": base_url,

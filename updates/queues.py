@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
@@ -37,11 +36,11 @@ def queue(name: str) -> Queue:
     return Queue(name, connection=redis_connection())
 
 
-def try_enqueue(name: str, func: Callable[..., Any], *args: Any, **options: Any) -> bool:
+def try_enqueue(name: str, func: str, *args: Any, **options: Any) -> bool:
     """Enqueue after the row is committed; if Redis is down the sweeper will enqueue it later."""
     try:
         queue(name).enqueue(func, *args, **options)
     except RedisError as error:
-        log.warning("could not enqueue %s: %s; the sweeper will retry", func.__name__, error)
+        log.warning("could not enqueue %s%s: %s; the sweeper will retry", func, args, error)
         return False
     return True

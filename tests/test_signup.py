@@ -1,0 +1,392 @@
+"""A visitor signs up on the form, confirms through the emailed link, and is subscribed."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from flask import current_app
+from itsdangerous.timed import TimestampSigner
+from sqlalchemy import func, select
+
+from tests.helpers import (
+    form_values,
+    html_part,
+    links_in,
+    page,
+    path_of,
+    sign_up,
+    submit_only_form,
+    text_part,
+)
+from updates.addresses import address_hash
+from updates.consent import Action, Source
+from updates.extensions import db
+from updates.models import (
+    ConsentEvent,
+    OutboundEmail,
+    SignupRequest,
+    Subscriber,
+    Suppression,
+    Topic,
+)
+from updates.topics import add_topic
+
+from .conftest import BASE_URL
+
+
+@pytest.fixture
+def topics(app):
+    add_topic("local-public-services", "Local Public Services", "Councils and suppliers.")
+    add_topic("social-care", "Social Care Working Group")
+    add_topic("events", "Events and Summits")
+    add_topic("board-only", "Board papers", public=False)
+
+
+def subscriber(address: str) -> Subscriber | None:
+    db.session.expire_all()
+    return db.session.scalar(select(Subscriber).where(Subscriber.email_key == address.lower()))
+
+
+def followed(address: str) -> set[str]:
+    found = subscriber(address)
+    return {s.topic.slug for s in found.subscriptions} if found else set()
+
+
+def row_counts() -> dict[str, int]:
+    db.session.expire_all()
+    models = (Subscriber, SignupRequest, ConsentEvent, OutboundEmail)
+    return {m.__name__: db.session.scalar(select(func.count()).select_from(m)) for m in models}
+
+
+def only_link(message) -> str:
+    links = [link for link in links_in(message) if "/confirm/" in link]
+    assert len(links) == 1, links
+    return links[0]
+
+
+def test_signup_page_offers_each_public_topic_as_a_checkbox(client, topics):
+    response = client.get("/")
+    assert response.status_code == 200
+    form = page(response).find("form", method="post")
+    boxes = form.find_all("input", attrs={"type": "checkbox", "name": "topics"})
+    assert [box["value"] for box in boxes] == ["local-public-services", "social-care", "events"]
+    assert form.find("input", attrs={"name": "email"}) is not None
+    assert form.find("input", attrs={"name": "csrf_token", "type": "hidden"})["value"]
+    assert "Example Trade Body" in response.get_data(as_text=True)
+    assert "Councils and suppliers." in response.get_data(as_text=True)
+
+
+def test_visitor_signs_up_confirms_and_is_active_with_a_consent_trail(
+    client, topics, run_jobs, mail_server
+):
+    response = sign_up(
+        client,
+        "Ada@Example.org",
+        ["social-care", "events"],
+    )
+    assert response.status_code == 200
+    assert "Check your email" in response.get_data(as_text=True)
+    assert subscriber("ada@example.org").status == "pending"
+    assert followed("ada@example.org") == set()
+
+    run_jobs()
+    [message] = mail_server.messages_to("Ada@example.org")
+    assert message.get_content_type() == "multipart/alternative"
+    assert message["From"] == "Example Updates <updates@example.org>"
+    assert "Confirm" in message["Subject"]
+    link = only_link(message)
+    assert link.startswith(f"{BASE_URL}/confirm/")
+    assert link in html_part(message)
+    assert "Social Care Working Group" in text_part(message)
+
+    visitor = client.application.test_client()  # the link opens in a fresh browser
+    confirm_page = visitor.get(path_of(link))
+    assert confirm_page.status_code == 200
+    assert len(page(confirm_page).find_all("form")) == 1
+    assert subscriber("ada@example.org").status == "pending"
+
+    thanks = submit_only_form(visitor, link)
+    assert thanks.status_code == 200
+    assert "you are subscribed" in thanks.get_data(as_text=True).lower()
+    assert subscriber("ada@example.org").status == "active"
+    assert followed("ada@example.org") == {"social-care", "events"}
+
+    events = db.session.scalars(
+        select(ConsentEvent)
+        .where(ConsentEvent.subscriber_id == subscriber("ada@example.org").id)
+        .order_by(ConsentEvent.id)
+    ).all()
+    assert [(e.action, e.source) for e in events] == [
+        (Action.REQUESTED, Source.FORM),
+        (Action.CONFIRMED, Source.LINK),
+    ]
+    assert events[1].topics == ["events", "social-care"]
+    assert "I agree to receive email updates from Example Trade Body" in events[0].statement.text
+    assert events[1].statement_id == events[0].statement_id
+    assert events[0].ip == "127.0.0.0"
+    assert events[0].user_agent
+
+
+def test_the_check_inbox_page_is_the_same_whoever_the_address_belongs_to(
+    client, topics, run_jobs, mail_server
+):
+    def answer(address: str) -> str:
+        html = sign_up(client, address, ["events"]).get_data(as_text=True)
+        return html.replace(address, "ADDRESS")
+
+    new = answer("new@example.org")
+    sign_up(client, "pending@example.org", ["events"])
+    pending = answer("pending@example.org")
+    sign_up(client, "active@example.org", ["events"])
+    run_jobs()
+    submit_only_form(client, only_link(mail_server.messages_to("active@example.org")[0]))
+    active = answer("active@example.org")
+    db.session.add(Suppression(email_hash=address_hash("gone@example.org"), reason="complaint"))
+    db.session.commit()
+    suppressed = answer("gone@example.org")
+
+    assert new == pending == active == suppressed
+
+
+def test_a_suppressed_address_is_neither_stored_nor_mailed(client, topics, run_jobs, mail_server):
+    db.session.add(Suppression(email_hash=address_hash("gone@example.org"), reason="erased"))
+    db.session.commit()
+    assert sign_up(client, "Gone@Example.org", ["events"]).status_code == 200
+    run_jobs()
+    assert subscriber("gone@example.org") is None
+    assert mail_server.messages_to("gone@example.org") == []
+
+
+def test_opening_the_confirm_link_without_pressing_confirm_changes_nothing(
+    client, topics, run_jobs, mail_server
+):
+    sign_up(client, "scanner@example.org", ["events"])
+    run_jobs()
+    link = only_link(mail_server.messages_to("scanner@example.org")[0])
+    for _ in range(3):
+        assert client.get(path_of(link)).status_code == 200
+        assert client.head(path_of(link)).status_code == 200
+    assert subscriber("scanner@example.org").status == "pending"
+    assert followed("scanner@example.org") == set()
+
+
+def test_confirming_twice_is_a_success_and_records_one_confirmation(
+    client, topics, run_jobs, mail_server
+):
+    sign_up(client, "twice@example.org", ["events"])
+    run_jobs()
+    link = only_link(mail_server.messages_to("twice@example.org")[0])
+    assert submit_only_form(client, link).status_code == 200
+    again = submit_only_form(client, link)
+    assert again.status_code == 200
+    assert "you are subscribed" in again.get_data(as_text=True).lower()
+    confirmations = db.session.scalar(
+        select(func.count()).select_from(ConsentEvent).where(ConsentEvent.action == "confirmed")
+    )
+    assert confirmations == 1
+    assert followed("twice@example.org") == {"events"}
+
+
+def test_a_tampered_confirm_link_gets_a_clear_page_and_changes_nothing(
+    client, topics, run_jobs, mail_server
+):
+    sign_up(client, "tamper@example.org", ["events"])
+    run_jobs()
+    link = only_link(mail_server.messages_to("tamper@example.org")[0])
+    token = link.rsplit("/", 1)[1]
+    forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    for bad in (forged, "not-a-token", "x" * 500):
+        response = client.get(f"/confirm/{bad}")
+        assert response.status_code == 400
+        assert "This link does not work" in response.get_data(as_text=True)
+        form = page(client.get("/")).find("form", method="post")
+        response = client.post(f"/confirm/{bad}", data=form_values(form))
+        assert response.status_code == 400
+    assert subscriber("tamper@example.org").status == "pending"
+
+
+def test_an_expired_confirm_link_offers_a_fresh_one(
+    client, topics, run_jobs, mail_server, monkeypatch
+):
+    sign_up(client, "late@example.org", ["events"])
+    run_jobs()
+    link = only_link(mail_server.messages_to("late@example.org")[0])
+
+    eight_days_later = int(time.time()) + 8 * 24 * 3600
+    with monkeypatch.context() as later:
+        later.setattr(TimestampSigner, "get_timestamp", lambda self: eight_days_later)
+        expired = client.get(path_of(link))
+        assert expired.status_code == 410
+        assert "expired" in expired.get_data(as_text=True)
+        form = page(expired).find("form", method="post")
+        refused = client.post(path_of(link), data=form_values(form))
+        assert refused.status_code == 410
+        assert subscriber("late@example.org").status == "pending"
+        renewed = client.post(form["action"], data=form_values(form))
+        assert renewed.status_code == 200
+    run_jobs()
+    first, second = mail_server.messages_to("late@example.org")
+    assert "Confirm" in second["Subject"]
+    fresh = only_link(second)
+    assert submit_only_form(client, fresh).status_code == 200
+    assert followed("late@example.org") == {"events"}
+
+
+def test_an_active_subscriber_gets_an_already_subscribed_email_and_adds_topics_only_by_link(
+    client, topics, run_jobs, mail_server
+):
+    sign_up(client, "member@example.org", ["events"])
+    run_jobs()
+    submit_only_form(client, only_link(mail_server.messages_to("member@example.org")[0]))
+
+    sign_up(client, "member@example.org", ["events", "social-care"])
+    run_jobs()
+    assert followed("member@example.org") == {"events"}
+    notice = mail_server.messages_to("member@example.org")[1]
+    assert "already subscribed" in notice["Subject"]
+    assert "Social Care Working Group" in text_part(notice)
+    assert any("/manage/" in link for link in links_in(notice))
+
+    assert submit_only_form(client, only_link(notice)).status_code == 200
+    assert followed("member@example.org") == {"events", "social-care"}
+
+
+def test_a_form_without_its_csrf_token_is_refused_and_stores_nothing(client, topics):
+    response = client.post("/", data={"email": "nocsrf@example.org", "topics": ["events"]})
+    assert response.status_code == 400
+    assert "nothing was changed" in response.get_data(as_text=True)
+    assert row_counts() == {
+        "Subscriber": 0,
+        "SignupRequest": 0,
+        "ConsentEvent": 0,
+        "OutboundEmail": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("email", "topics_sent", "expected_status"),
+    [
+        ("not-an-address", ["events"], 400),
+        ("", ["events"], 400),
+        ("two@@example.org", ["events"], 400),
+        ("victim@example.org\r\nBcc: everyone@example.org", ["events"], 400),
+        ("victim@example.org\nSubject: hi", ["events"], 400),
+        ("Name <person@example.org>", ["events"], 400),
+        ("a" * 250 + "@example.org", ["events"], 400),
+        ("person@" + "b" * 70 + ".org", ["events"], 400),
+        ("someone@example.org", ["no-such-topic"], 400),
+        ("someone@example.org", ["board-only"], 400),
+        ("someone@example.org", [], 400),
+        ("someone@example.org", ["events", "x" * 10_000], 400),
+        ("someone@example.org", ["events"] * 5 + ["y" * 70_000], 413),
+    ],
+)
+def test_bad_input_is_refused_with_a_4xx_and_stores_nothing(
+    client, topics, email, topics_sent, expected_status
+):
+    response = sign_up(client, email, topics_sent)
+    assert response.status_code == expected_status
+    assert row_counts() == {
+        "Subscriber": 0,
+        "SignupRequest": 0,
+        "ConsentEvent": 0,
+        "OutboundEmail": 0,
+    }
+
+
+def test_an_invalid_submission_shows_the_form_again_with_the_problem(client, topics):
+    response = sign_up(client, "not-an-address", [])
+    html = page(response)
+    summary = html.find(class_="error-summary")
+    assert summary is not None
+    assert "valid email address" in summary.get_text()
+    assert "Choose at least one topic" in summary.get_text()
+    assert html.find("input", attrs={"name": "email"})["value"] == "not-an-address"
+
+
+def test_a_bot_filling_the_honeypot_sees_the_usual_page_but_nothing_is_stored(
+    client, topics, run_jobs, mail_server
+):
+    response = sign_up(client, "bot@example.org", ["events"], website="http://spam.example")
+    assert response.status_code == 200
+    assert "Check your email" in response.get_data(as_text=True)
+    run_jobs()
+    assert subscriber("bot@example.org") is None
+    assert mail_server.received == []
+
+
+def test_confirmation_emails_to_one_address_are_rate_limited(client, topics, run_jobs, mail_server):
+    answers = [sign_up(client, "Often@example.org", ["events"]).status_code for _ in range(5)]
+    assert answers == [200, 200, 200, 200, 429]
+    assert sign_up(client, "often@EXAMPLE.org", ["events"]).status_code == 429
+    assert sign_up(client, "other@example.org", ["events"]).status_code == 200
+    run_jobs()
+    assert len(mail_server.messages_to("often@example.org")) == 4
+
+
+@pytest.fixture
+def strict_ip_limit(app_config):
+    app_config["SIGNUP_LIMIT_PER_IP"] = "3/minute"
+
+
+def test_sign_ups_from_one_ip_are_rate_limited(strict_ip_limit, client, topics):
+    answers = [sign_up(client, f"p{n}@example.org", ["events"]).status_code for n in range(4)]
+    assert answers == [200, 200, 200, 429]
+    assert "Too many attempts" in sign_up(client, "p9@example.org", ["events"]).get_data(
+        as_text=True
+    )
+
+
+@pytest.fixture
+def redis_down(app_config):
+    app_config["REDIS_URL"] = "redis://127.0.0.1:1/0"
+    app_config["RATELIMIT_STORAGE_URI"] = "redis://127.0.0.1:1/0"
+
+
+def test_a_sign_up_while_redis_is_down_is_saved_and_sent_once_it_is_back(
+    redis_down, client, topics, app, redis_url, run_jobs, mail_server
+):
+    response = sign_up(client, "patient@example.org", ["events"])
+    assert response.status_code == 200
+    [owed] = db.session.scalars(select(OutboundEmail)).all()
+    assert owed.state == "pending"
+
+    current_app.config["REDIS_URL"] = redis_url  # Redis is back
+    current_app.extensions.pop("updates.redis", None)
+    from updates.jobs import sweep_outbound_emails
+
+    assert sweep_outbound_emails() == 1
+    run_jobs()
+    [message] = mail_server.messages_to("patient@example.org")
+    assert submit_only_form(client, only_link(message)).status_code == 200
+    assert followed("patient@example.org") == {"events"}
+    assert sweep_outbound_emails() == 0
+
+
+def test_topic_names_are_escaped_on_the_page(client, app):
+    add_topic("xss", "<script>alert(1)</script>")
+    html = client.get("/").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_hidden_and_archived_topics_are_not_confirmed(client, topics, run_jobs, mail_server):
+    sign_up(client, "arch@example.org", ["events", "social-care"])
+    run_jobs()
+    db.session.scalar(select(Topic).where(Topic.slug == "social-care")).archived = True
+    db.session.commit()
+    submit_only_form(client, only_link(mail_server.messages_to("arch@example.org")[0]))
+    assert followed("arch@example.org") == {"events"}
+
+
+def test_every_link_in_the_confirmation_email_is_under_base_url(
+    client, topics, run_jobs, mail_server
+):
+    sign_up(client, "links@example.org", ["events"])
+    run_jobs()
+    [message] = mail_server.messages_to("links@example.org")
+    hrefs = re.findall(r'href="([^"]+)"', html_part(message))
+    assert hrefs
+    assert all(href.startswith(BASE_URL + "/") for href in hrefs + links_in(message))
