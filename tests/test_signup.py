@@ -227,7 +227,7 @@ def test_an_expired_confirm_link_offers_a_fresh_one(
         renewed = client.post(form["action"], data=form_values(form))
         assert renewed.status_code == 200
     run_jobs()
-    first, second = mail_server.messages_to("late@example.org")
+    _first, second = mail_server.messages_to("late@example.org")
     assert "Confirm" in second["Subject"]
     fresh = only_link(second)
     assert submit_only_form(client, fresh).status_code == 200
