@@ -1,0 +1,75 @@
+"""Configuration comes from the environment and refuses what cannot work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from updates import tokens
+from updates.config import ConfigError, load_config
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path):
+    env = {"UPDATES_ENV": "production", "REDIS_URL": "redis://127.0.0.1:6379/0"}
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_config(tmp_path, env)
+
+
+def test_production_requires_redis(tmp_path: Path):
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        load_config(tmp_path, {"UPDATES_ENV": "production", "SECRET_KEY": "k"})
+
+
+def test_development_generates_a_secret_key_once_and_keeps_it(tmp_path: Path):
+    first = load_config(tmp_path, {"UPDATES_ENV": "development"})["SECRET_KEY"]
+    second = load_config(tmp_path, {"UPDATES_ENV": "development"})["SECRET_KEY"]
+    assert first == second
+    assert len(str(first)) >= 32
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_defaults_match_the_documented_interface(tmp_path: Path):
+    config = load_config(tmp_path, {"UPDATES_ENV": "development"})
+    assert config["BASE_URL"] == "http://localhost:5000"
+    assert config["MAIL_FROM"] == "Updates <updates@localhost>"
+    assert (config["SMTP_HOST"], config["SMTP_PORT"], config["SMTP_TLS"]) == (
+        "localhost",
+        25,
+        "none",
+    )
+    assert config["SEND_RATE"] == 0
+    assert config["CHECK_EMAIL_DNS"] is False
+    assert str(config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite:///")
+
+
+def test_postgresql_urls_use_the_installed_driver(tmp_path: Path):
+    env = {"DATABASE_URL": "postgresql://u@db/updates"}
+    assert load_config(tmp_path, env)["SQLALCHEMY_DATABASE_URI"] == (
+        "postgresql+psycopg://u@db/updates"
+    )
+
+
+@pytest.mark.parametrize("name", ["UPDATES_ENV", "SMTP_TLS", "SMTP_PORT", "SEND_RATE"])
+def test_a_nonsense_setting_is_refused(tmp_path: Path, name: str):
+    with pytest.raises(ConfigError, match=name):
+        load_config(tmp_path, {name: "banana"})
+
+
+def test_links_signed_with_a_retired_key_still_work_after_rotation(app):
+    app.config["SECRET_KEYS"] = ["old-key"]
+    with app.app_context():
+        token = tokens.make_token(tokens.MANAGE, [1, 1])
+        app.config["SECRET_KEYS"] = ["new-key", "old-key"]
+        assert tokens.read_token(tokens.MANAGE, token) == [1, 1]
+        assert tokens.make_token(tokens.MANAGE, [1, 1]) != token
+        app.config["SECRET_KEYS"] = ["new-key"]
+        with pytest.raises(tokens.InvalidToken):
+            tokens.read_token(tokens.MANAGE, token)
+
+
+def test_a_token_for_one_purpose_is_refused_for_another(app):
+    with app.app_context():
+        token = tokens.make_token(tokens.CONFIRM, 7)
+        with pytest.raises(tokens.InvalidToken):
+            tokens.read_token(tokens.UNSUBSCRIBE, token)

@@ -1,0 +1,86 @@
+"""`python worker.py`: every queue, periodic work, a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import ast
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from redis import Redis
+from rq import Queue
+
+from tests.helpers import links_in, sign_up
+from updates import ROOT, queues
+from updates.periodic import PERIODIC_JOBS, tick
+from updates.topics import add_topic
+
+
+def queue_names_used_in_code() -> set[str]:
+    """Every queues.<NAME> constant that the package passes anywhere."""
+    used = set()
+    for path in Path(ROOT, "updates").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "queues"
+                and node.attr.isupper()
+                and node.attr not in {"ALL_QUEUES", "MAIL_RETRY"}
+            ):
+                used.add(getattr(queues, node.attr))
+    return used
+
+
+def test_the_worker_listens_to_every_queue_the_code_uses():
+    used = queue_names_used_in_code() | {job.queue for job in PERIODIC_JOBS}
+    assert used
+    assert used <= set(queues.ALL_QUEUES)
+
+
+def test_each_periodic_job_is_enqueued_once_per_period_across_workers(app, redis_url):
+    connection = Redis.from_url(redis_url)
+    assert tick(connection) == [job.name for job in PERIODIC_JOBS]
+    assert tick(connection) == []  # a second worker in the same period
+    for job in PERIODIC_JOBS:
+        assert Queue(job.queue, connection=connection).count >= 1
+
+
+def test_a_worker_process_sends_the_confirmation_and_stops_on_sigterm(
+    app, client, app_config, mail_server
+):
+    add_topic("events", "Events and Summits")
+    env = {
+        **os.environ,
+        "UPDATES_ENV": "test",
+        "DATABASE_URL": str(app_config["SQLALCHEMY_DATABASE_URI"]),
+        "REDIS_URL": str(app_config["REDIS_URL"]),
+        "SMTP_HOST": mail_server.host,
+        "SMTP_PORT": str(mail_server.port),
+        "BASE_URL": str(app_config["BASE_URL"]),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, str(ROOT / "worker.py")],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert sign_up(client, "worker@example.org", ["events"]).status_code == 200
+        deadline = time.monotonic() + 30
+        while not mail_server.messages_to("worker@example.org") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [message] = mail_server.messages_to("worker@example.org")
+        assert any("/confirm/" in link for link in links_in(message))
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            code = worker.wait(timeout=30)
+        finally:
+            worker.kill()
+            stderr = worker.stderr.read().decode()
+    assert code == 0, stderr
