@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from flask import current_app
@@ -26,3 +27,21 @@ def manage_token(subscriber: Subscriber) -> str:
 
 def manage_url(subscriber: Subscriber) -> str:
     return external_url("preferences.manage", token=manage_token(subscriber))
+
+
+def unsubscribe_token(subscriber: Subscriber, topic_ids: Iterable[int] | None = None) -> str:
+    """Never expires, dies with the token version, names the topics to leave (None: all)."""
+    topics = None if topic_ids is None else sorted(topic_ids)
+    return tokens.make_token(tokens.UNSUBSCRIBE, [subscriber.id, subscriber.token_version, topics])
+
+
+def unsubscribe_url(subscriber: Subscriber, topic_ids: Iterable[int] | None = None) -> str:
+    return external_url("preferences.unsubscribe", token=unsubscribe_token(subscriber, topic_ids))
+
+
+def list_unsubscribe_headers(subscriber: Subscriber, topic_ids: Iterable[int]) -> dict[str, str]:
+    """RFC 2369 and RFC 8058 headers taking this subscriber off these topics in one click."""
+    return {
+        "List-Unsubscribe": f"<{unsubscribe_url(subscriber, topic_ids)}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }

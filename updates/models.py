@@ -31,6 +31,8 @@ class Frequency:
 class EmailKind:
     CONFIRM = "confirm"
     ALREADY_SUBSCRIBED = "already_subscribed"
+    WELCOME = "welcome"
+    MANAGE_LINK = "manage_link"
 
 
 class EmailState:

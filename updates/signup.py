@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.exc import IntegrityError
 
 from . import consent, outbox
@@ -54,7 +56,13 @@ def request_signup(address: str, topics: list[Topic], evidence: Evidence) -> Out
     return outbox.owe(kind, subscriber, request)
 
 
-def confirm_signup(request_id: int, evidence: Evidence) -> SignupRequest | None:
+@dataclass(frozen=True)
+class Confirmation:
+    request: SignupRequest
+    welcome: OutboundEmail | None  # owed on the first confirmation only
+
+
+def confirm_signup(request_id: int, evidence: Evidence) -> Confirmation | None:
     """Subscribe to the requested topics; a repeat is a success. None if the request is gone."""
     try:
         return _confirm(request_id, evidence)
@@ -64,12 +72,12 @@ def confirm_signup(request_id: int, evidence: Evidence) -> SignupRequest | None:
 
 
 @autocommit
-def _confirm(request_id: int, evidence: Evidence) -> SignupRequest | None:
+def _confirm(request_id: int, evidence: Evidence) -> Confirmation | None:
     request = db.session.get(SignupRequest, request_id, with_for_update=True)
     if request is None or request.subscriber.status in NOT_MAILABLE:
         return None
     if request.confirmed_at is not None:
-        return request
+        return Confirmation(request, welcome=None)
     subscriber = request.subscriber
     topics = topics_by_ids(request.topic_ids)
     followed = followed_topic_ids(subscriber)
@@ -88,7 +96,8 @@ def _confirm(request_id: int, evidence: Evidence) -> SignupRequest | None:
         [topic.slug for topic in topics],
         request.statement,
     )
-    return request
+    welcome = outbox.owe(EmailKind.WELCOME, subscriber) if topics else None
+    return Confirmation(request, welcome)
 
 
 @autocommit

@@ -22,6 +22,17 @@ def compose(email: OutboundEmail) -> EmailMessage:
     elif email.kind == EmailKind.ALREADY_SUBSCRIBED:
         context["followed"] = [s.topic for s in subscriber.subscriptions]
         rendered = render_email("already_subscribed", **context)
+    elif email.kind == EmailKind.WELCOME:
+        context["followed"] = [s.topic for s in subscriber.subscriptions]
+        context["unsubscribe_url"] = links.unsubscribe_url(subscriber)
+        rendered = render_email("welcome", **context)
+    elif email.kind == EmailKind.MANAGE_LINK:
+        rendered = render_email("manage_link", **context)
     else:
         raise ValueError(f"unknown email kind {email.kind!r}")
-    return build_message(rendered, to=subscriber.email or "")
+    message = build_message(rendered, to=subscriber.email or "")
+    if email.kind == EmailKind.WELCOME:
+        topic_ids = [s.topic_id for s in subscriber.subscriptions]
+        for name, value in links.list_unsubscribe_headers(subscriber, topic_ids).items():
+            message[name] = value
+    return message

@@ -60,9 +60,12 @@ def confirm(token: str):
     signup_request = _signup_request_from(token)
     form = ConfirmForm()
     if request.method == "POST" and form.validate():
-        confirmed = confirm_signup(signup_request.id, Evidence.from_request(Source.LINK))
-        if confirmed is None:
+        confirmation = confirm_signup(signup_request.id, Evidence.from_request(Source.LINK))
+        if confirmation is None:
             return render_template("link_invalid.html"), 400
+        if confirmation.welcome is not None:
+            outbox.dispatch(confirmation.welcome.id)
+        confirmed = confirmation.request
         return render_template(
             "confirmed.html",
             topics=topics_by_ids(confirmed.topic_ids),
