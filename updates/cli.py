@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TextIO
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from .importer import ImportProblem, import_subscribers, read_addresses
 from .topics import TopicError, add_topic, all_topics
 
 topics_cli = AppGroup("topics", help="Add and list topics.")
+subscribers_cli = AppGroup("subscribers", help="Import subscribers.")
 
 DEMO_TOPICS = (
     (
@@ -59,6 +63,25 @@ def topics_list() -> None:
         click.echo(f"{topic.slug}\t{visibility}\t{topic.name}")
 
 
+@subscribers_cli.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--topics", "topic_list", required=True, help="Comma-separated topic slugs.")
+@click.option(
+    "--consent",
+    "consent_text",
+    required=True,
+    help="The basis of these people's consent, recorded for each of them.",
+)
+def subscribers_import(file: TextIO, topic_list: str, consent_text: str) -> None:
+    """Import a CSV (header row, an `email` column) as active subscribers; safe to run twice."""
+    slugs = [slug.strip() for slug in topic_list.split(",") if slug.strip()]
+    try:
+        report = import_subscribers(read_addresses(file), slugs, consent_text)
+    except ImportProblem as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(report.summary())
+
+
 @click.command("demo")
 def demo() -> None:
     """Load the sample topics (safe to run again)."""
@@ -81,5 +104,6 @@ def dev(port: int, mail_port: int) -> None:
 
 def register_commands(app: Flask) -> None:
     app.cli.add_command(topics_cli)
+    app.cli.add_command(subscribers_cli)
     app.cli.add_command(demo)
     app.cli.add_command(dev)
