@@ -33,6 +33,7 @@ def wait_for_redis() -> None:
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app()
     with app.app_context():
         configure_mappers()

@@ -1,0 +1,97 @@
+"""Browser fixtures: the app served over real HTTP, and a headless Debian chromium to drive it.
+
+Chromium comes from the distribution (`apt-get install -y chromium`), never from
+`playwright install`. Without it these tests are skipped, unless UPDATES_REQUIRE_BROWSER=1
+(set it in CI), in which case they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Page, sync_playwright
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from updates.embedded_redis import free_port
+from updates.topics import add_topic
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 10_000
+
+
+@pytest.fixture
+def live_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def live_url(live_port: int) -> str:
+    return f"http://127.0.0.1:{live_port}"
+
+
+@pytest.fixture
+def app_config(app_config: dict[str, object], live_url: str) -> dict[str, object]:
+    """The shared settings, with emailed links pointing at the live server."""
+    app_config["BASE_URL"] = live_url
+    return app_config
+
+
+@pytest.fixture
+def live_server(app: Flask, live_port: int, live_url: str) -> Iterator[str]:
+    """The `app` fixture's app served over HTTP in a background thread; yields its base URL."""
+    server: BaseWSGIServer = make_server("127.0.0.1", live_port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield live_url
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if CHROMIUM.exists():
+        return str(CHROMIUM)
+    reason = f"browser tests need {CHROMIUM}: install it with `apt-get install -y chromium`"
+    if os.environ.get("UPDATES_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"UPDATES_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def browser_page(chromium_path: str) -> Iterator[Page]:
+    """A page in a fresh headless chromium; the browser is closed after the test."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            context = browser.new_context()
+            context.set_default_timeout(TIMEOUT_MS)
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def topics(app):
+    add_topic("local-public-services", "Local Public Services", "Councils and suppliers.")
+    add_topic("social-care", "Social Care Working Group")
+    add_topic("events", "Events and Summits")
+    add_topic("board-only", "Board papers", public=False)
