@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -33,6 +43,32 @@ class EmailKind:
     ALREADY_SUBSCRIBED = "already_subscribed"
     WELCOME = "welcome"
     MANAGE_LINK = "manage_link"
+
+
+class DigestKind:
+    ANNOUNCEMENT = "announcement"
+    DIGEST = "digest"
+
+
+class DigestStatus:
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
+class DeliveryStatus:
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class StaffRole:
+    ADMIN = "admin"
+    EDITOR = "editor"
 
 
 class EmailState:
@@ -175,3 +211,134 @@ class Suppression(db.Model):
     email: Mapped[str | None] = mapped_column(String(320))
     reason: Mapped[str] = mapped_column(String(30))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+update_topics = Table(
+    "update_topics",
+    db.metadata,
+    Column("update_id", ForeignKey("updates.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
+)
+
+digest_topics = Table(
+    "digest_topics",
+    db.metadata,
+    Column("digest_id", ForeignKey("digests.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Update(db.Model):
+    """A piece of programme news; its Markdown is rendered to sanitised HTML once, on save."""
+
+    __tablename__ = "updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    body_markdown: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime | None] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    topics: Mapped[list[Topic]] = relationship(secondary=update_topics, order_by=Topic.position)
+
+
+class DigestUpdate(db.Model):
+    __tablename__ = "digest_updates"
+
+    digest_id: Mapped[int] = mapped_column(
+        ForeignKey("digests.id", ondelete="CASCADE"), primary_key=True
+    )
+    update_id: Mapped[int] = mapped_column(
+        ForeignKey("updates.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+
+    update: Mapped[Update] = relationship()
+
+
+class Digest(db.Model):
+    """What is emailed: a subject, an intro and an ordered list of updates, to some topics."""
+
+    __tablename__ = "digests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    intro_markdown: Mapped[str] = mapped_column(Text, default="")
+    intro_html: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(20), default=DigestKind.DIGEST)
+    status: Mapped[str] = mapped_column(String(20), default=DigestStatus.DRAFT, index=True)
+    scheduled_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    topics: Mapped[list[Topic]] = relationship(secondary=digest_topics, order_by=Topic.position)
+    items: Mapped[list[DigestUpdate]] = relationship(
+        order_by=DigestUpdate.position, cascade="all, delete-orphan"
+    )
+
+
+class Delivery(db.Model):
+    """The ledger: one row per digest and subscriber. Its Message-ID is derived from the pair."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("digest_id", "subscriber_id"),
+        Index("ix_deliveries_digest_status", "digest_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(db.Integer, "sqlite"), primary_key=True
+    )
+    digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(10), default=DeliveryStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    sent_at: Mapped[datetime | None]
+
+
+class Batch(db.Model):
+    """A slice of a digest's ledger by id range; a worker holds a lease on it while sending."""
+
+    __tablename__ = "batches"
+    __table_args__ = (Index("ix_batches_digest_done", "digest_id", "done"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"))
+    first_id: Mapped[int] = mapped_column(BigInteger().with_variant(db.Integer, "sqlite"))
+    last_id: Mapped[int] = mapped_column(BigInteger().with_variant(db.Integer, "sqlite"))
+    done: Mapped[bool] = mapped_column(default=False)
+    lease_until: Mapped[datetime | None]
+    runs: Mapped[int] = mapped_column(default=0)
+    enqueued_at: Mapped[datetime | None]
+
+
+class StaffUser(db.Model):
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(10), default=StaffRole.EDITOR)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(db.Model):
+    """A bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    staff: Mapped[StaffUser] = relationship()

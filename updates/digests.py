@@ -1,0 +1,158 @@
+"""Digests: compose, send now or later, pause, resume, cancel, and count what happened."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from redis.exceptions import RedisError
+from sqlalchemy import func, select, update
+
+from . import queues
+from .content import ContentError, check_text, render_markdown, topics_for_slugs
+from .extensions import db
+from .models import (
+    Delivery,
+    DeliveryStatus,
+    Digest,
+    DigestKind,
+    DigestStatus,
+    DigestUpdate,
+    Update,
+    utcnow,
+)
+from .transaction import autocommit
+
+START_JOB = "updates.delivery.start_digest"
+KINDS = (DigestKind.ANNOUNCEMENT, DigestKind.DIGEST)
+
+
+class DigestStateError(ValueError):
+    """The digest is not in a state that allows this (HTTP 409)."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    recipients: int
+    sent: int
+    failed: int
+    skipped: int
+
+    @property
+    def pending(self) -> int:
+        return self.recipients - self.sent - self.failed - self.skipped
+
+
+@autocommit
+def create_digest(
+    subject: str,
+    intro: str,
+    update_ids: list[int],
+    topic_slugs: list[str],
+    kind: str = DigestKind.DIGEST,
+) -> Digest:
+    subject = check_text("subject", subject, 300)
+    if "\r" in subject or "\n" in subject:
+        raise ContentError("subject must be one line")
+    intro = check_text("intro", intro or "", 20_000, required=False)
+    if kind not in KINDS:
+        raise ContentError(f"kind must be one of {', '.join(KINDS)}")
+    topics = topics_for_slugs(topic_slugs)
+    if not topics:
+        raise ContentError("a digest needs at least one topic")
+    if not isinstance(update_ids, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) for i in update_ids
+    ):
+        raise ContentError("updates must be a list of update ids")
+    found = {u.id: u for u in db.session.scalars(select(Update).where(Update.id.in_(update_ids)))}
+    missing = [i for i in update_ids if i not in found or found[i].published_at is None]
+    if missing:
+        raise ContentError(f"no published update with id {', '.join(map(str, missing))}")
+    digest = Digest(
+        subject=subject,
+        intro_markdown=intro,
+        intro_html=render_markdown(intro) if intro else "",
+        kind=kind,
+        topics=topics,
+        items=[
+            DigestUpdate(update_id=i, position=n) for n, i in enumerate(dict.fromkeys(update_ids))
+        ],
+    )
+    db.session.add(digest)
+    return digest
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def send(digest: Digest, at: datetime | None = None) -> None:
+    """Send now, or schedule for `at`; the scheduler and the sweeper take it from there."""
+    if digest.status not in (DigestStatus.DRAFT, DigestStatus.SCHEDULED):
+        raise DigestStateError(f"a {digest.status} digest cannot be sent")
+    when = _naive_utc(at) if at else utcnow()
+    _set_scheduled(digest, when)
+    if when <= utcnow():
+        queues.try_enqueue(queues.SEND, START_JOB, digest.id, job_timeout=600)
+    else:
+        # If Redis is down, the periodic check of due digests starts it on time all the same.
+        with suppress(RedisError):
+            queues.queue(queues.SEND).enqueue_at(when.replace(tzinfo=UTC), START_JOB, digest.id)
+
+
+@autocommit
+def _set_scheduled(digest: Digest, when: datetime) -> None:
+    digest.status = DigestStatus.SCHEDULED
+    digest.scheduled_at = when
+    digest.note = None
+
+
+@autocommit
+def pause(digest: Digest) -> None:
+    if digest.status not in (DigestStatus.SENDING, DigestStatus.SCHEDULED, DigestStatus.PAUSED):
+        raise DigestStateError(f"a {digest.status} digest cannot be paused")
+    digest.status = DigestStatus.PAUSED
+
+
+def resume(digest: Digest) -> None:
+    if digest.status != DigestStatus.PAUSED:
+        raise DigestStateError(f"a {digest.status} digest cannot be resumed")
+    _resume(digest)
+    queues.try_enqueue(queues.SEND, START_JOB, digest.id, job_timeout=600)
+
+
+@autocommit
+def _resume(digest: Digest) -> None:
+    digest.status = DigestStatus.SENDING if digest.started_at else DigestStatus.SCHEDULED
+    digest.note = None
+
+
+@autocommit
+def cancel(digest: Digest) -> None:
+    """Stop for good: whatever was not sent yet is skipped."""
+    if digest.status in (DigestStatus.SENT, DigestStatus.CANCELLED):
+        raise DigestStateError(f"a {digest.status} digest cannot be cancelled")
+    digest.status = DigestStatus.CANCELLED
+    digest.finished_at = utcnow()
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.digest_id == digest.id, Delivery.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.SKIPPED, last_error="digest cancelled")
+    )
+
+
+def progress(digest_id: int) -> Progress:
+    counts = dict(
+        db.session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.digest_id == digest_id)
+            .group_by(Delivery.status)
+        ).all()
+    )
+    return Progress(
+        recipients=sum(counts.values()),
+        sent=counts.get(DeliveryStatus.SENT, 0),
+        failed=counts.get(DeliveryStatus.FAILED, 0),
+        skipped=counts.get(DeliveryStatus.SKIPPED, 0),
+    )
