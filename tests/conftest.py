@@ -13,7 +13,7 @@ os.environ["UPDATES_ENV"] = "test"
 from collections.abc import Callable, Iterator
 
 import pytest
-from flask import Flask
+from flask import Flask, current_app
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from redis import Redis
@@ -121,6 +121,17 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+class DrainingWorker(SimpleWorker):
+    """A real RQ worker, minus the pub/sub listener for remote commands, whose thread takes a
+    second to join on every stop; the tests send it no commands."""
+
+    def subscribe(self) -> None:
+        pass
+
+    def unsubscribe(self) -> None:
+        pass
+
+
 @pytest.fixture
 def run_jobs(app: Flask, redis_url: str) -> Callable[[], None]:
     """Drain every queue with a real RQ worker, in this process."""
@@ -128,7 +139,9 @@ def run_jobs(app: Flask, redis_url: str) -> Callable[[], None]:
     def run() -> None:
         connection = Redis.from_url(redis_url)
         queues = [Queue(name, connection=connection) for name in ALL_QUEUES]
-        SimpleWorker(queues, connection=connection).work(burst=True, logging_level="WARNING")
-        db.session.remove()
+        # A context of its own, as in a worker process: jobs never share the test's session.
+        with current_app.app_context():
+            DrainingWorker(queues, connection=connection).work(burst=True, logging_level="WARNING")
+        db.session.expire_all()
 
     return run

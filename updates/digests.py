@@ -24,7 +24,7 @@ from .models import (
 )
 from .transaction import autocommit
 
-START_JOB = "updates.delivery.start_digest"
+START_JOB = "updates.delivery.start_digest"  # by name: the request path never imports jobs
 KINDS = (DigestKind.ANNOUNCEMENT, DigestKind.DIGEST)
 
 
@@ -124,7 +124,11 @@ def resume(digest: Digest) -> None:
 
 @autocommit
 def _resume(digest: Digest) -> None:
-    digest.status = DigestStatus.SENDING if digest.started_at else DigestStatus.SCHEDULED
+    if digest.started_at:
+        digest.status = DigestStatus.SENDING
+    else:  # paused before it started, perhaps for being late: it goes now
+        digest.status = DigestStatus.SCHEDULED
+        digest.scheduled_at = utcnow()
     digest.note = None
 
 

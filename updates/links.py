@@ -26,17 +26,35 @@ def manage_token(subscriber: Subscriber) -> str:
 
 
 def manage_url(subscriber: Subscriber) -> str:
-    return external_url("preferences.manage", token=manage_token(subscriber))
+    return manage_url_for(subscriber.id, subscriber.token_version)
+
+
+def manage_url_for(subscriber_id: int, token_version: int) -> str:
+    token = tokens.make_token(tokens.MANAGE, [subscriber_id, token_version])
+    return external_url("preferences.manage", token=token)
 
 
 def unsubscribe_token(subscriber: Subscriber, topic_ids: Iterable[int] | None = None) -> str:
     """Never expires, dies with the token version, names the topics to leave (None: all)."""
+    return _unsubscribe_token(subscriber.id, subscriber.token_version, topic_ids)
+
+
+def _unsubscribe_token(
+    subscriber_id: int, token_version: int, topic_ids: Iterable[int] | None
+) -> str:
     topics = None if topic_ids is None else sorted(topic_ids)
-    return tokens.make_token(tokens.UNSUBSCRIBE, [subscriber.id, subscriber.token_version, topics])
+    return tokens.make_token(tokens.UNSUBSCRIBE, [subscriber_id, token_version, topics])
 
 
 def unsubscribe_url(subscriber: Subscriber, topic_ids: Iterable[int] | None = None) -> str:
-    return external_url("preferences.unsubscribe", token=unsubscribe_token(subscriber, topic_ids))
+    return unsubscribe_url_for(subscriber.id, subscriber.token_version, topic_ids)
+
+
+def unsubscribe_url_for(
+    subscriber_id: int, token_version: int, topic_ids: Iterable[int] | None
+) -> str:
+    token = _unsubscribe_token(subscriber_id, token_version, topic_ids)
+    return external_url("preferences.unsubscribe", token=token)
 
 
 def list_unsubscribe_headers(subscriber: Subscriber, topic_ids: Iterable[int]) -> dict[str, str]:

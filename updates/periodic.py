@@ -31,6 +31,8 @@ class PeriodicJob:
 PERIODIC_JOBS = (
     PeriodicJob("sweep-outbound-emails", "updates.jobs.sweep_outbound_emails", 30, queues.MAIL),
     PeriodicJob("purge-unconfirmed", "updates.jobs.purge_unconfirmed", 3600),
+    PeriodicJob("sweep-batches", "updates.delivery.sweep_batches", 15, queues.SEND),
+    PeriodicJob("start-due-digests", "updates.delivery.start_due_digests", 30, queues.SEND),
 )
 
 
