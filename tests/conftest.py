@@ -11,6 +11,7 @@ import os
 os.environ["UPDATES_ENV"] = "test"
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 
 import pytest
 from flask import Flask, current_app
@@ -49,30 +50,39 @@ def mail_server() -> Iterator[MailServer]:
     server.stop()
 
 
-def _postgres_database(base_url: str, name: str) -> str:
-    """Create an empty database beside the given one and return its URL."""
+@contextmanager
+def _postgres_database(base_url: str, name: str) -> Iterator[str]:
+    """An empty database beside the given one, dropped afterwards."""
     url = make_url(normalise_database_url({"DATABASE_URL": base_url}, None))  # type: ignore[arg-type]
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return url.set(database=name).render_as_string(hide_password=False)
+
+    def run(statement: str) -> None:
+        with admin.connect() as connection:
+            connection.execute(text(statement))
+
+    run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    run(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> str:
-    """A database migrated from empty by the project's own migrations."""
-    base = os.environ.get("TEST_DATABASE_URL")
-    if base:
-        url = _postgres_database(base, f"updates_test_{worker_id}")
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'updates.db'}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url})
-    with app.app_context():
-        upgrade()
-        db.engine.dispose()
-    return url
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database of this test process's own, migrated from empty by the project's migrations."""
+    with ExitStack() as stack:
+        base = os.environ.get("TEST_DATABASE_URL")
+        if base:
+            url = stack.enter_context(_postgres_database(base, f"updates_test_{os.getpid()}"))
+        else:
+            url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'updates.db'}"
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
+        yield url
 
 
 @pytest.fixture

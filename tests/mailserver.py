@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import threading
@@ -36,6 +37,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.server.delay:
+            await asyncio.sleep(self.server.delay)
         with self.server._lock:
             self.server.received.append(
                 Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
@@ -48,6 +51,7 @@ class MailServer:
         self.host = "127.0.0.1"
         self.port = free_port()
         self.received: list[Received] = []
+        self.delay = 0.0  # seconds before answering each message, to make a slow relay
         self._replies: dict[str, list[str]] = {}
         self._lock = threading.Lock()
         self._controller = Controller(_Handler(self), hostname=self.host, port=self.port)
@@ -61,6 +65,7 @@ class MailServer:
     def reset(self) -> None:
         with self._lock:
             self.received.clear()
+            self.delay = 0.0
             self._replies.clear()
 
     def refuse(self, address: str, reply: str, times: int = 1) -> None:
