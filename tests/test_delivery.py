@@ -362,3 +362,15 @@ def test_dkim_signature_verifies_on_the_received_bytes(newsroom, run_jobs, mail_
     assert dkim.verify(received.raw, dnsfunc=dns)
     tampered = received.raw.replace(b"Council budgets", b"Council budgetz", 1)
     assert not dkim.verify(tampered, dnsfunc=dns)
+
+
+def test_a_subscribers_download_lists_the_digests_sent_to_them(
+    app, newsroom, run_jobs, mail_server
+):
+    from updates.subscriptions import export
+
+    create_subscriber("ada@example.org", ["lps"])
+    send_now(create_test_digest([newsroom["budget"]], ["lps"], subject="March news"), run_jobs)
+    data = export(db.session.scalar(select(Subscriber)))
+    assert [(d["digest"], d["status"]) for d in data["deliveries"]] == [("March news", "sent")]
+    assert data["deliveries"][0]["sent_at"]

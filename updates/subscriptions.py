@@ -13,6 +13,8 @@ from .consent import Action, Evidence
 from .extensions import db
 from .models import (
     ConsentEvent,
+    Delivery,
+    Digest,
     EmailKind,
     Frequency,
     OutboundEmail,
@@ -154,6 +156,12 @@ def export(subscriber: Subscriber) -> dict[str, Any]:
         .where(OutboundEmail.subscriber_id == subscriber.id)
         .order_by(OutboundEmail.id)
     )
+    deliveries = db.session.execute(
+        select(Digest.subject, Delivery.status, Delivery.sent_at)
+        .join(Digest, Digest.id == Delivery.digest_id)
+        .where(Delivery.subscriber_id == subscriber.id)
+        .order_by(Delivery.id)
+    )
     return {
         "email": subscriber.email,
         "status": subscriber.status,
@@ -188,6 +196,10 @@ def export(subscriber: Subscriber) -> dict[str, Any]:
                 "sent_at": _iso(m.sent_at),
             }
             for m in emails
+        ],
+        "deliveries": [
+            {"digest": subject, "status": status, "sent_at": _iso(sent_at)}
+            for subject, status, sent_at in deliveries
         ],
     }
 
