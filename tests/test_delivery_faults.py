@@ -103,3 +103,25 @@ def test_the_sweeper_leaves_a_batch_under_lease_alone(app, run_jobs, mail_server
     db.session.commit()
     with current_app.app_context():
         assert delivery.sweep_batches() == 0
+
+
+def test_pause_takes_effect_within_a_running_batch(app, app_config, mail_server):
+    addresses = audience(40)
+    digest_id = create_test_digest([create_news("Budgets", ["lps"])], ["lps"]).id
+    mail_server.delay = 0.05
+    worker = start_worker(app_config)
+    try:
+        digests.send(db.session.get(Digest, digest_id))
+        wait_until(lambda: len(mail_server.received) >= 5)
+        digests.pause(db.session.get(Digest, digest_id))
+        time.sleep(2)  # the batch looks at the digest at least once a second
+        held = len(mail_server.received)
+        time.sleep(1)
+        assert len(mail_server.received) == held < len(addresses)
+        assert digest_status(digest_id) == "paused"
+
+        digests.resume(db.session.get(Digest, digest_id))
+        wait_until(lambda: digest_status(digest_id) == "sent")
+    finally:
+        stop(worker)
+    assert received_counts(mail_server) == Counter(addresses)

@@ -9,6 +9,7 @@ batch skips every delivery already recorded as sent.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from datetime import timedelta
 
@@ -44,7 +45,8 @@ log = logging.getLogger(__name__)
 BATCH_JOB = "updates.delivery.send_batch"
 BATCH_RETRY = Retry(max=5, interval=[15, 60, 300, 900, 1800])
 MAX_ATTEMPTS = 5  # per delivery, for 4xx answers
-CHECK_EVERY = 50  # messages between looks at pause/cancel and lease renewals
+CHECK_EVERY = 50  # messages, or CHECK_SECONDS, between looks at pause/cancel and the lease
+CHECK_SECONDS = 1.0
 
 
 class ConnectionLost(Exception):
@@ -339,12 +341,15 @@ def send_batch(batch_id: int) -> str:
     sender = envelope_sender()
     sign = dkim_signer()
     deferred = 0
+    checked = time.monotonic()
     try:
         with Relay() as relay:
             for n, recipient in enumerate(recipients):
-                if n and n % CHECK_EVERY == 0 and not _still_sending(batch, digest.id):
-                    _release(batch)
-                    return "paused or cancelled"
+                if n % CHECK_EVERY == 0 or time.monotonic() - checked > CHECK_SECONDS:
+                    checked = time.monotonic()
+                    if n and not _still_sending(batch, digest.id):
+                        _release(batch)
+                        return "paused or cancelled"
                 variant = variants.get(recipient.topic_ids)
                 if variant is None:
                     variant = variants[recipient.topic_ids] = Variant(digest, recipient.topic_ids)
