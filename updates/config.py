@@ -85,6 +85,9 @@ def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> di
         raise ConfigError(f"SMTP_TLS must be one of {', '.join(SMTP_TLS_MODES)}")
 
     base_url = (env.get("BASE_URL", "") or "http://localhost:5000").rstrip("/")
+    verp = env.get("VERP_RETURN_PATH", "")
+    if verp and ("{token}" not in verp or "@" not in verp):
+        raise ConfigError("VERP_RETURN_PATH must look like bounces+{token}@example.org")
     keys = _secret_keys(env, environment, instance_path)
 
     return {
@@ -121,6 +124,8 @@ def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> di
         "BATCH_SIZE": _int(env, "BATCH_SIZE", 500),
         "BATCH_LEASE_SECONDS": _int(env, "BATCH_LEASE_SECONDS", 60),
         "SEND_LATE_MINUTES": _int(env, "SEND_LATE_MINUTES", 60),
+        "BOUNCE_WEBHOOK_TOKEN": env.get("BOUNCE_WEBHOOK_TOKEN", ""),
+        "VERP_RETURN_PATH": verp,
         "DKIM_PRIVATE_KEY_FILE": env.get("DKIM_PRIVATE_KEY_FILE", ""),
         "DKIM_SELECTOR": env.get("DKIM_SELECTOR", "") or "updates",
         "DKIM_DOMAIN": env.get("DKIM_DOMAIN", ""),

@@ -18,6 +18,7 @@ from rq import Queue, Retry
 from sqlalchemy import and_, exists, func, insert, literal, or_, select, text, update
 
 from . import queues
+from .bounces import verp_sender
 from .digests import START_JOB
 from .extensions import db
 from .jobs import job
@@ -358,7 +359,8 @@ def send_batch(batch_id: int) -> str:
                     message = sign(message)
                 rate.take()
                 try:
-                    relay.send(sender, recipient.email, message)
+                    envelope = verp_sender(digest.id, recipient.subscriber_id) or sender
+                    relay.send(envelope, recipient.email, message)
                 except PermanentFailure as error:
                     _mark([recipient.delivery_id], DeliveryStatus.FAILED, str(error)[:300])
                     if error.unknown_mailbox:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -318,7 +319,7 @@ class Batch(db.Model):
     enqueued_at: Mapped[datetime | None]
 
 
-class StaffUser(db.Model):
+class StaffUser(UserMixin, db.Model):
     __tablename__ = "staff_users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -326,7 +327,33 @@ class StaffUser(db.Model):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(10), default=StaffRole.EDITOR)
     active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: a deactivated account cannot sign in
+        return self.active
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == StaffRole.ADMIN
+
+
+class AuditEvent(db.Model):
+    """Who on the staff did what, when."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="SET NULL"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(60))
+    detail: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+    staff: Mapped[StaffUser | None] = relationship()
 
 
 class ApiToken(db.Model):
