@@ -283,7 +283,7 @@ def test_a_form_without_its_csrf_token_is_refused_and_stores_nothing(client, top
         ("someone@example.org", ["board-only"], 400),
         ("someone@example.org", [], 400),
         ("someone@example.org", ["events", "x" * 10_000], 400),
-        ("someone@example.org", ["events"] * 5 + ["y" * 70_000], 413),
+        ("someone@example.org", ["events"] * 5 + ["y" * 300_000], 413),
     ],
 )
 def test_bad_input_is_refused_with_a_4xx_and_stores_nothing(

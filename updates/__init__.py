@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import load_config
-from .extensions import csrf, db, limiter, migrate
+from .extensions import csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,14 +29,18 @@ def create_app(overrides: dict[str, object] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
+    login_manager.init_app(app)
     if app.config["TRUSTED_PROXIES"]:
         count = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
-    from . import errors, preferences, public
+    from . import api, console, errors, preferences, public, webhooks
 
     app.register_blueprint(public.blueprint)
     app.register_blueprint(preferences.blueprint)
+    app.register_blueprint(api.blueprint)
+    app.register_blueprint(webhooks.blueprint)
+    app.register_blueprint(console.blueprint)
     if app.config["UPDATES_ENV"] == "development":
         from . import devmail
 

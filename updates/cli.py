@@ -1,7 +1,8 @@
-"""Operator commands: `flask --app updates topics …`, `demo`, `dev`."""
+"""Operator commands: `flask --app updates topics …`, `staff …`, `api-token …`, `demo`, `dev`."""
 
 from __future__ import annotations
 
+import os
 from typing import TextIO
 
 import click
@@ -9,10 +10,15 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from .importer import ImportProblem, import_subscribers, read_addresses
+from .staff import ROLES, StaffError, add_staff, create_api_token
 from .topics import TopicError, add_topic, all_topics
 
 topics_cli = AppGroup("topics", help="Add and list topics.")
 subscribers_cli = AppGroup("subscribers", help="Import subscribers.")
+staff_cli = AppGroup("staff", help="Add staff accounts.")
+api_token_cli = AppGroup("api-token", help="Create tokens for the staff JSON API.")
+
+PASSWORD_VARIABLE = "UPDATES_PASSWORD"
 
 DEMO_TOPICS = (
     (
@@ -82,6 +88,33 @@ def subscribers_import(file: TextIO, topic_list: str, consent_text: str) -> None
     click.echo(report.summary())
 
 
+@staff_cli.command("add")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="What the account may do.")
+def staff_add(email: str, role: str) -> None:
+    """Add a staff account; the password comes from UPDATES_PASSWORD, else a prompt."""
+    # Never an option: a password on the command line ends up in shell history and `ps`.
+    password = os.environ.get(PASSWORD_VARIABLE) or click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+    try:
+        staff = add_staff(email, role, password)
+    except StaffError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"added {staff.role} {staff.email}")
+
+
+@api_token_cli.command("create")
+@click.argument("email")
+def api_token_create(email: str) -> None:
+    """Print a new API token for a staff account, and nothing else."""
+    try:
+        token = create_api_token(email)
+    except StaffError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(token)
+
+
 @click.command("demo")
 def demo() -> None:
     """Load the sample topics (safe to run again)."""
@@ -105,5 +138,7 @@ def dev(port: int, mail_port: int) -> None:
 def register_commands(app: Flask) -> None:
     app.cli.add_command(topics_cli)
     app.cli.add_command(subscribers_cli)
+    app.cli.add_command(staff_cli)
+    app.cli.add_command(api_token_cli)
     app.cli.add_command(demo)
     app.cli.add_command(dev)

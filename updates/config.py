@@ -119,6 +119,7 @@ def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> di
         "PENDING_RETENTION_DAYS": _int(env, "PENDING_RETENTION_DAYS", 30),
         "SIGNUP_LIMIT_PER_IP": env.get("SIGNUP_LIMIT_PER_IP", "") or "20/minute;200/hour",
         "SIGNUP_LIMIT_PER_ADDRESS": env.get("SIGNUP_LIMIT_PER_ADDRESS", "") or "4/minute;40/hour",
+        "LOGIN_LIMIT_PER_IP": env.get("LOGIN_LIMIT_PER_IP", "") or "10/minute;100/hour",
         "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
         "SWEEP_GRACE_SECONDS": _int(env, "SWEEP_GRACE_SECONDS", 60),
         "BATCH_SIZE": _int(env, "BATCH_SIZE", 500),
@@ -129,7 +130,7 @@ def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> di
         "DKIM_PRIVATE_KEY_FILE": env.get("DKIM_PRIVATE_KEY_FILE", ""),
         "DKIM_SELECTOR": env.get("DKIM_SELECTOR", "") or "updates",
         "DKIM_DOMAIN": env.get("DKIM_DOMAIN", ""),
-        "MAX_CONTENT_LENGTH": 64 * 1024,
+        "MAX_CONTENT_LENGTH": 256 * 1024,  # an update's Markdown may be 100,000 characters
         "WTF_CSRF_TIME_LIMIT": None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -74,6 +74,8 @@ def check_text(name: str, value: object, limit: int, required: bool = True) -> s
         raise ContentError(f"{name} is required")
     if len(value) > limit:
         raise ContentError(f"{name} is longer than {limit} characters")
+    if "\x00" in value:
+        raise ContentError(f"{name} contains a character that cannot be stored")
     return value.strip()
 
 

@@ -354,6 +354,13 @@ def send_batch(batch_id: int) -> str:
                 variant = variants.get(recipient.topic_ids)
                 if variant is None:
                     variant = variants[recipient.topic_ids] = Variant(digest, recipient.topic_ids)
+                if variant.empty:
+                    _mark(
+                        [recipient.delivery_id],
+                        DeliveryStatus.SKIPPED,
+                        "no update for their topics",
+                    )
+                    continue
                 message = variant.message_for(recipient)
                 if sign is not None:
                     message = sign(message)

@@ -91,7 +91,7 @@ def send(digest: Digest, at: datetime | None = None) -> None:
     """Send now, or schedule for `at`; the scheduler and the sweeper take it from there."""
     if digest.status not in (DigestStatus.DRAFT, DigestStatus.SCHEDULED):
         raise DigestStateError(f"a {digest.status} digest cannot be sent")
-    when = _naive_utc(at) if at else utcnow()
+    when = max(_naive_utc(at), utcnow()) if at else utcnow()  # a past time means now
     _set_scheduled(digest, when)
     if when <= utcnow():
         queues.try_enqueue(queues.SEND, START_JOB, digest.id, job_timeout=600)

@@ -85,9 +85,12 @@ class Variant:
     def __init__(self, digest: Digest, topic_ids: frozenset[int]) -> None:
         self.digest_id = digest.id
         self.topic_ids = topic_ids
+        sections = sections_for(digest, topic_ids)
+        # None of the digest's updates concern them: no email rather than an empty one.
+        self.empty = bool(digest.items) and not sections
         context = {
             "digest": digest,
-            "sections": sections_for(digest, topic_ids),
+            "sections": sections,
             "org_name": current_app.config["ORG_NAME"],
             "org_address": current_app.config["ORG_ADDRESS"],
             "manage_url": MANAGE,

@@ -17,7 +17,7 @@ class ManageForm(FlaskForm):
 
     def __init__(self, topics: list, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        self.topics.choices = [(topic.slug, topic.name) for topic in topics]
+        self.topics.choices = {topic.slug: topic.name for topic in topics}
 
 
 class ButtonForm(FlaskForm):

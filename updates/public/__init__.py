@@ -1,7 +1,7 @@
-"""The public sign-up form and the confirmation link."""
+"""The public sign-up form, the confirmation link, and the published updates."""
 
 from flask import Blueprint
 
 blueprint = Blueprint("public", __name__)
 
-from . import views  # noqa: E402,F401
+from . import archive, views  # noqa: E402,F401

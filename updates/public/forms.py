@@ -31,7 +31,7 @@ class SignupForm(FlaskForm):
     def __init__(self, topics: list[Topic], **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.topic_list = topics
-        self.topics.choices = [(topic.slug, topic.name) for topic in topics]
+        self.topics.choices = {topic.slug: topic.name for topic in topics}
 
     def validate_email(self, field: StringField) -> None:
         try:

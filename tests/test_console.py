@@ -1,0 +1,198 @@
+"""The staff console: sign-in, roles, CSRF, and composing and sending a digest through it."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from tests.factories import create_news, create_subscriber, create_test_digest, create_topics
+from tests.helpers import form_values, page
+from updates.extensions import db
+from updates.models import AuditEvent, Digest, StaffUser, Suppression
+from updates.staff import add_staff
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def people(app):
+    add_staff("admin@example.org", "admin", PASSWORD)
+    add_staff("editor@example.org", "editor", PASSWORD)
+    create_topics("lps", "care")
+    subscriber = create_subscriber("reader@example.org", ["lps"])
+    digest = create_test_digest([create_news("Budgets", ["lps"])], ["lps"])
+    suppression = Suppression(email_hash="0" * 64, email="old@example.org", reason="manual")
+    db.session.add(suppression)
+    db.session.commit()
+    return {"subscriber": subscriber.id, "digest": digest.id, "suppression": suppression.id}
+
+
+def form_with_button(html, label: str):
+    """The form whose submit button reads `label` (the nav's sign-out form is a form too)."""
+    for form in html.find_all("form", method="post"):
+        button = form.find("button")
+        if button is not None and label in button.get_text():
+            return form
+    raise AssertionError(f"no form with a {label!r} button")
+
+
+def sign_in(client, email: str, password: str = PASSWORD, next_path: str | None = None):
+    url = "/admin/login" + (f"?next={next_path}" if next_path else "")
+    form = page(client.get(url)).find("form", method="post")
+    values = form_values(form)
+    assert set(values) == {"csrf_token", "email", "password"}
+    values.update(email=email, password=password)
+    return client.post(url, data=values)
+
+
+STAFF_PAGES = [
+    "/admin/",
+    "/admin/updates",
+    "/admin/digests",
+    "/admin/subscribers?q=reader",
+    "/admin/digests/{digest}",
+    "/admin/digests/{digest}/progress",
+    "/admin/subscribers/{subscriber}",
+]
+ADMIN_PAGES = ["/admin/topics", "/admin/suppressions", "/admin/staff", "/admin/audit"]
+ADMIN_POSTS = ["/admin/subscribers/{subscriber}/erase", "/admin/suppressions/{suppression}/remove"]
+
+
+@pytest.fixture
+def many_sign_ins(app_config):
+    app_config["LOGIN_LIMIT_PER_IP"] = "1000/minute"
+
+
+def test_anonymous_requests_go_to_sign_in_and_return_after_it(many_sign_ins, app, people):
+    for template in STAFF_PAGES + ADMIN_PAGES:
+        path = template.format(**people)
+        client = app.test_client()
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert response.headers["Location"].startswith("/admin/login?next=")
+        back = sign_in(
+            client, "admin@example.org", next_path=response.headers["Location"].split("next=", 1)[1]
+        )
+        assert back.status_code == 302
+        assert client.get(back.headers["Location"]).status_code == 200, path
+
+
+def test_anonymous_posts_change_nothing(app, people):
+    client = app.test_client()
+    for template in ADMIN_POSTS:
+        assert client.post(template.format(**people)).status_code in (302, 400)
+    db.session.expire_all()
+    assert db.session.get(Suppression, people["suppression"]) is not None
+
+
+def test_an_editor_is_refused_wherever_only_an_admin_may_act(app, people):
+    client = app.test_client()
+    assert sign_in(client, "editor@example.org").status_code == 302
+    for template in STAFF_PAGES:
+        assert client.get(template.format(**people)).status_code == 200, template
+    for template in ADMIN_PAGES:
+        assert client.get(template.format(**people)).status_code == 403, template
+    token = form_values(page(client.get("/admin/")).find("form", method="post"))["csrf_token"]
+    for template in ADMIN_POSTS:
+        response = client.post(template.format(**people), data={"csrf_token": token})
+        assert response.status_code == 403, template
+    db.session.expire_all()
+    assert db.session.get(Suppression, people["suppression"]) is not None
+    assert db.session.scalar(select(StaffUser.role).where(StaffUser.email.like("editor%"))) == (
+        "editor"
+    )
+
+
+def test_an_admin_may_do_everything(app, people):
+    client = app.test_client()
+    sign_in(client, "admin@example.org")
+    for template in STAFF_PAGES + ADMIN_PAGES:
+        assert client.get(template.format(**people)).status_code == 200, template
+
+
+def test_every_console_form_refuses_a_missing_csrf_token(app, people):
+    client = app.test_client()
+    sign_in(client, "admin@example.org")
+    for path in [
+        "/admin/topics",
+        "/admin/updates",
+        "/admin/digests",
+        "/admin/suppressions",
+        "/admin/staff",
+        f"/admin/digests/{people['digest']}/send",
+        f"/admin/digests/{people['digest']}/cancel",
+        "/admin/logout",
+        *[t.format(**people) for t in ADMIN_POSTS],
+    ]:
+        assert client.post(path, data={"slug": "x", "name": "X"}).status_code == 400, path
+    db.session.expire_all()
+    assert db.session.get(Digest, people["digest"]).status == "draft"
+
+
+def test_wrong_passwords_lock_the_account_for_a_while(app, people):
+    client = app.test_client()
+    for _ in range(5):
+        assert sign_in(client, "editor@example.org", "wrong password").status_code == 401
+    assert sign_in(client, "editor@example.org").status_code == 401  # locked, even if right
+    assert sign_in(client, "admin@example.org").status_code == 302  # others are not
+
+
+@pytest.fixture
+def strict_login_limit(app_config):
+    app_config["LOGIN_LIMIT_PER_IP"] = "3/minute"
+
+
+def test_sign_in_attempts_from_one_address_are_rate_limited(strict_login_limit, app, people):
+    client = app.test_client()
+    answers = [sign_in(client, "nobody@example.org", "guess").status_code for _ in range(4)]
+    assert answers == [401, 401, 401, 429]
+
+
+def test_an_editor_writes_composes_and_sends_and_staff_can_watch_it_finish(
+    app, people, run_jobs, mail_server
+):
+    create_subscriber("both@example.org", ["lps", "care"])
+    client = app.test_client()
+    sign_in(client, "editor@example.org")
+
+    form = form_values(form_with_button(page(client.get("/admin/updates")), "Publish"))
+    form.update(title="Care funding announced", body="Councils get **more**.", topics=["care"])
+    assert client.post("/admin/updates", data=form).status_code == 303
+
+    compose = form_with_button(page(client.get("/admin/digests")), "Save draft")
+    values = form_values(compose)
+    care_update = next(
+        box["value"]
+        for box in compose.find_all("input", attrs={"name": "updates"})
+        if "Care funding" in box.find_next("label").get_text()
+    )
+    values.update(
+        subject="December news",
+        intro="Two stories.",
+        kind="digest",
+        topics=["lps", "care"],
+        updates=[care_update],
+    )
+    created = client.post("/admin/digests", data=values)
+    assert created.status_code == 303
+    detail_path = created.headers["Location"]
+
+    send = form_with_button(page(client.get(detail_path)), "Send")
+    assert client.post(send["action"], data=form_values(send)).status_code == 303
+    run_jobs()
+
+    [message] = mail_server.messages_to("both@example.org")
+    assert message["Subject"] == "December news"
+    # The reader follows lps only and the digest has no lps update: skipped, not sent empty.
+    assert mail_server.messages_to("reader@example.org") == []
+    progress = client.get(detail_path + "/progress").get_json()
+    assert progress == {
+        "status": "sent",
+        "recipients": 2,
+        "sent": 1,
+        "failed": 0,
+        "skipped": 1,
+        "pending": 0,
+    }
+    actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+    assert actions == ["update published", "digest composed", "digest sending"]

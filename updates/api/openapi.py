@@ -1,0 +1,296 @@
+"""The API's OpenAPI 3.1 description, written by hand and served at /api/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from ..content import MAX_BODY, MAX_TITLE
+from ..models import DigestKind, DigestStatus, SubscriberStatus
+from . import blueprint
+
+JSON = "application/json"
+ERRORS = {
+    400: (
+        "BadRequest",
+        "The body is not a JSON object, a field is missing, of the wrong type or too long, "
+        "or a topic or update named does not exist.",
+    ),
+    401: ("Unauthorized", "No valid API token; nothing was done."),
+    404: ("NotFound", "There is nothing at this address."),
+    409: ("Conflict", "The topic exists already, or the digest's status does not allow this."),
+    413: ("TooLarge", "The body is larger than the service accepts."),
+}
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {JSON: {"schema": schema}}}
+
+
+def answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def errors(*codes: int) -> dict[str, Any]:
+    """The error responses of a call: 401 always, and the ones named."""
+    return {
+        str(code): {"$ref": f"#/components/responses/{ERRORS[code][0]}"} for code in (401, *codes)
+    }
+
+
+def operation(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"summary": summary, **extra, "responses": responses}
+
+
+DIGEST_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+    "description": "The digest's id, as answered by POST /api/digests.",
+}
+
+
+def digest_action(summary: str) -> dict[str, Any]:
+    return {
+        "parameters": [DIGEST_ID],
+        "post": operation(
+            summary, {"202": answer("Done.", ref("DigestState")), **errors(404, 409)}
+        ),
+    }
+
+
+PATHS: dict[str, Any] = {
+    "/api/topics": {
+        "get": operation(
+            "List every topic, with its count of active subscribers.",
+            {"200": answer("The topics.", {"type": "array", "items": ref("Topic")}), **errors()},
+        ),
+        "post": operation(
+            "Add a topic.",
+            {"201": answer("The new topic.", ref("Topic")), **errors(400, 409, 413)},
+            requestBody=body(ref("NewTopic")),
+        ),
+    },
+    "/api/updates": {
+        "post": operation(
+            "Publish an update; its body is Markdown, rendered once to sanitised HTML.",
+            {"201": answer("Published.", ref("CreatedUpdate")), **errors(400, 413)},
+            requestBody=body(ref("NewUpdate")),
+        ),
+    },
+    "/api/digests": {
+        "post": operation(
+            "Compose a digest (a draft) of published updates, for followers of some topics.",
+            {"201": answer("The new draft.", ref("CreatedDigest")), **errors(400, 413)},
+            requestBody=body(ref("NewDigest")),
+        ),
+    },
+    "/api/digests/{id}": {
+        "parameters": [DIGEST_ID],
+        "get": operation(
+            "A digest's status and delivery counts.",
+            {"200": answer("The digest.", ref("DigestProgress")), **errors(404)},
+        ),
+    },
+    "/api/digests/{id}/send": {
+        "parameters": [DIGEST_ID],
+        "post": operation(
+            "Send a draft or scheduled digest now, or schedule it for `at`.",
+            {"202": answer("Scheduled.", ref("DigestState")), **errors(400, 404, 409)},
+            requestBody=body(ref("SendDigest"), required=False),
+        ),
+    },
+    "/api/digests/{id}/pause": digest_action("Pause a scheduled or sending digest."),
+    "/api/digests/{id}/resume": digest_action("Resume a paused digest where it stopped."),
+    "/api/digests/{id}/cancel": digest_action(
+        "Cancel a digest for good; what was not sent yet is skipped."
+    ),
+    "/api/subscribers": {
+        "get": operation(
+            "Look a subscriber up by address.",
+            {"200": answer("The subscriber.", ref("Subscriber")), **errors(400, 404)},
+            parameters=[
+                {
+                    "name": "email",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string", "format": "email"},
+                }
+            ],
+        ),
+    },
+    "/api/openapi.json": {
+        "get": operation(
+            "This description.",
+            {"200": {"description": "An OpenAPI 3.1 document.", "content": {JSON: {}}}},
+            security=[],
+        ),
+    },
+}
+
+SLUG = {"type": "string", "pattern": "^[a-z0-9]+(?:-[a-z0-9]+)*$", "maxLength": 64}
+SLUGS = {"type": "array", "items": {"type": "string"}, "minItems": 1}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "string", "description": "What was wrong."}},
+    },
+    "Topic": {
+        "type": "object",
+        "required": ["slug", "name", "description", "public", "subscribers"],
+        "properties": {
+            "slug": SLUG,
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "public": {"type": "boolean", "description": "Offered on the sign-up form."},
+            "subscribers": {"type": "integer", "description": "Active subscribers."},
+        },
+    },
+    "NewTopic": {
+        "type": "object",
+        "required": ["slug", "name"],
+        "properties": {
+            "slug": SLUG,
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "description": {"type": "string", "maxLength": 2000, "default": ""},
+            "public": {"type": "boolean", "default": True},
+        },
+    },
+    "NewUpdate": {
+        "type": "object",
+        "required": ["title", "body", "topics"],
+        "properties": {
+            "title": {"type": "string", "minLength": 1, "maxLength": MAX_TITLE},
+            "body": {"type": "string", "minLength": 1, "maxLength": MAX_BODY},
+            "topics": {**SLUGS, "description": "Slugs of existing topics."},
+        },
+    },
+    "CreatedUpdate": {
+        "type": "object",
+        "required": ["id", "url"],
+        "properties": {
+            "id": {"type": "integer"},
+            "url": {"type": "string", "format": "uri", "description": "Its public page."},
+        },
+    },
+    "NewDigest": {
+        "type": "object",
+        "required": ["subject", "updates", "topics"],
+        "properties": {
+            "subject": {"type": "string", "minLength": 1, "maxLength": MAX_TITLE},
+            "intro": {"type": "string", "maxLength": 20000, "description": "Markdown."},
+            "updates": {
+                "type": "array",
+                "items": {"type": "integer"},
+                "description": "Ids of published updates, in the order they appear.",
+            },
+            "topics": {**SLUGS, "description": "Its audience: the followers of these topics."},
+            "kind": {
+                "enum": [DigestKind.DIGEST, DigestKind.ANNOUNCEMENT],
+                "default": DigestKind.DIGEST,
+            },
+        },
+    },
+    "CreatedDigest": {
+        "type": "object",
+        "required": ["id"],
+        "properties": {"id": {"type": "integer"}},
+    },
+    "SendDigest": {
+        "type": "object",
+        "properties": {
+            "at": {
+                "type": "string",
+                "format": "date-time",
+                "description": "When to send (ISO 8601; without an offset, UTC). Absent: now.",
+            }
+        },
+    },
+    "DigestState": {
+        "type": "object",
+        "required": ["id", "status"],
+        "properties": {"id": {"type": "integer"}, "status": ref("DigestStatus")},
+    },
+    "DigestStatus": {
+        "enum": [
+            DigestStatus.DRAFT,
+            DigestStatus.SCHEDULED,
+            DigestStatus.SENDING,
+            DigestStatus.PAUSED,
+            DigestStatus.SENT,
+            DigestStatus.CANCELLED,
+        ],
+        "description": "`sent` once every delivery is sent, failed or skipped.",
+    },
+    "DigestProgress": {
+        "type": "object",
+        "required": ["id", "status", "recipients", "sent", "failed"],
+        "properties": {
+            "id": {"type": "integer"},
+            "status": ref("DigestStatus"),
+            "recipients": {"type": "integer", "description": "Deliveries in its ledger."},
+            "sent": {"type": "integer"},
+            "failed": {"type": "integer"},
+        },
+    },
+    "Subscriber": {
+        "type": "object",
+        "required": ["email", "status", "topics"],
+        "properties": {
+            "email": {"type": "string", "format": "email"},
+            "status": {
+                "enum": [
+                    SubscriberStatus.PENDING,
+                    SubscriberStatus.ACTIVE,
+                    SubscriberStatus.UNSUBSCRIBED,
+                    SubscriberStatus.BOUNCED,
+                    SubscriberStatus.COMPLAINED,
+                    SubscriberStatus.ERASED,
+                ]
+            },
+            "topics": {"type": "array", "items": SLUG, "description": "Topics followed."},
+        },
+    },
+}
+
+
+def document(base_url: str) -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "updates staff API",
+            "version": "1",
+            "description": "Topics, updates and digests for staff and their scripts. Every call "
+            "but this description needs `Authorization: Bearer TOKEN`, from "
+            "`flask --app updates api-token create EMAIL`. Errors answer `{error: message}`.",
+        },
+        "servers": [{"url": base_url}],
+        "security": [{"bearerToken": []}],
+        "paths": PATHS,
+        "components": {
+            "securitySchemes": {
+                "bearerToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A token made by `flask --app updates api-token create`.",
+                }
+            },
+            "schemas": SCHEMAS,
+            "responses": {
+                name: answer(description, ref("Error")) for name, description in ERRORS.values()
+            },
+        },
+    }
+
+
+@blueprint.get("/openapi.json")
+def openapi_document():
+    return document(current_app.config["BASE_URL"])
