@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from updates.extensions import db
-from updates.models import Topic
+from updates.models import Topic, Update
 
 
 def test_topics_add_then_list(app):
@@ -44,10 +44,11 @@ def test_topics_add_refuses_a_bad_or_taken_slug(app):
     assert db.session.scalars(select(Topic.slug)).all() == ["events"]
 
 
-def test_demo_loads_the_sample_topics_once(app):
+def test_demo_loads_the_sample_topics_and_updates_once(app):
     runner = app.test_cli_runner()
     assert runner.invoke(args=["demo"]).exit_code == 0
     assert runner.invoke(args=["demo"]).exit_code == 0
+    assert db.session.scalar(select(func.count()).select_from(Update)) == 4
     names = db.session.scalars(select(Topic.name).order_by(Topic.position)).all()
     assert names == [
         "Local Public Services",

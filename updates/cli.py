@@ -9,6 +9,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from .demo import load_demo
 from .importer import ImportProblem, import_subscribers, read_addresses
 from .staff import ROLES, StaffError, add_staff, create_api_token
 from .topics import TopicError, add_topic, all_topics
@@ -19,32 +20,6 @@ staff_cli = AppGroup("staff", help="Add staff accounts.")
 api_token_cli = AppGroup("api-token", help="Create tokens for the staff JSON API.")
 
 PASSWORD_VARIABLE = "UPDATES_PASSWORD"
-
-DEMO_TOPICS = (
-    (
-        "local-public-services",
-        "Local Public Services",
-        "News and opportunities from our Local Public Services programme: digital innovation "
-        "in councils, the committee's reports and ways for suppliers to get involved.",
-    ),
-    (
-        "social-care",
-        "Social Care Working Group",
-        "The working group's research, guidance and calls for evidence on technology in adult "
-        "social care.",
-    ),
-    (
-        "innovators-network",
-        "Innovators Network",
-        "Meet-ups, showcases and challenges connecting local government with innovative "
-        "technology companies.",
-    ),
-    (
-        "events",
-        "Events and Summits",
-        "Invitations to our summits, roundtables and webinars, with dates and booking links.",
-    ),
-)
 
 
 @topics_cli.command("add")
@@ -117,12 +92,8 @@ def api_token_create(email: str) -> None:
 
 @click.command("demo")
 def demo() -> None:
-    """Load the sample topics (safe to run again)."""
-    existing = {topic.slug for topic in all_topics()}
-    for slug, name, description in DEMO_TOPICS:
-        if slug not in existing:
-            add_topic(slug, name, description)
-            click.echo(f"added topic {slug}")
+    """Load sample topics and updates (safe to run again)."""
+    load_demo(click.echo)
 
 
 @click.command("dev")

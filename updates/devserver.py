@@ -6,6 +6,7 @@ Mail the worker sends lands in instance/devmail/ and is readable at /dev/mail.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -19,6 +20,8 @@ from aiosmtpd.controller import Controller
 
 from . import ROOT
 from .embedded_redis import EmbeddedRedis
+
+DEV_ADMIN = "admin@example.org"
 
 
 class MailCatcher:
@@ -54,6 +57,7 @@ def run(port: int, mail_port: int) -> None:
         flask = [sys.executable, "-m", "flask", "--app", "updates"]
         subprocess.run([*flask, "db", "upgrade"], env=env, check=True, cwd=ROOT)
         subprocess.run([*flask, "demo"], env=env, check=True, cwd=ROOT)
+        admin_password = _dev_admin(flask, env, instance)
         children.append(
             subprocess.Popen([sys.executable, str(ROOT / "worker.py")], env=env, cwd=ROOT)
         )
@@ -63,6 +67,7 @@ def run(port: int, mail_port: int) -> None:
         stack.callback(_stop, children)
         click.echo(f"sign-up:    http://localhost:{port}/")
         click.echo(f"dev mail:   http://localhost:{port}/dev/mail/")
+        click.echo(f"staff:      http://localhost:{port}/admin/  ({DEV_ADMIN} / {admin_password})")
         click.echo("Ctrl-C stops everything.")
         try:
             while all(child.poll() is None for child in children):
@@ -70,6 +75,22 @@ def run(port: int, mail_port: int) -> None:
             click.echo("a process exited; stopping everything", err=True)
         except KeyboardInterrupt:
             click.echo("stopping")
+
+
+def _dev_admin(flask: list[str], env: dict[str, str], instance: Path) -> str:
+    """A development admin account, made once; its password is kept in the instance folder."""
+    password_file = instance / "dev-admin-password"
+    if not password_file.exists():
+        password = secrets.token_urlsafe(12)
+        subprocess.run(
+            [*flask, "staff", "add", DEV_ADMIN, "--role", "admin"],
+            env={**env, "UPDATES_PASSWORD": password},
+            check=True,
+            cwd=ROOT,
+        )
+        password_file.write_text(password)
+        password_file.chmod(0o600)
+    return password_file.read_text().strip()
 
 
 def _stop(children: list[subprocess.Popen[bytes]]) -> None:

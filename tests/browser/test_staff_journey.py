@@ -1,0 +1,67 @@
+"""Staff sign in, write two updates, compose a digest for two topics, send it, watch it finish."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from tests.browser.test_visitor_journey import snapshot
+from tests.factories import create_subscriber
+from updates.staff import add_staff
+
+PASSWORD = "correct horse battery staple"
+
+
+def test_staff_write_compose_send_and_watch_a_digest_finish(
+    browser_page, live_server, topics, run_jobs, mail_server, tmp_path
+):
+    add_staff("editor@example.org", "editor", PASSWORD)
+    create_subscriber("care@example.org", ["social-care"])
+    create_subscriber("both@example.org", ["social-care", "events"])
+    page = browser_page
+
+    page.goto(f"{live_server}/admin/digests")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    page.get_by_label("Email address").fill("editor@example.org")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Digests")  # back where we were
+
+    page.get_by_role("link", name="Updates", exact=True).click()
+    for title, topic in (
+        ("Care guidance published", "Social Care Working Group"),
+        ("Summit dates announced", "Events and Summits"),
+    ):
+        page.get_by_label("Title").fill(title)
+        page.get_by_label("Body (Markdown)").fill(f"All about **{title.lower()}**.")
+        page.locator("label", has_text=topic).click()
+        page.get_by_role("button", name="Publish").click()
+        expect(page.get_by_role("status")).to_contain_text(title)
+
+    page.get_by_role("link", name="Digests", exact=True).click()
+    page.get_by_label("Subject").fill("December round-up")
+    page.get_by_label("Introduction (Markdown)").fill("Two stories this month.")
+    for label in (
+        "Social Care Working Group",
+        "Events and Summits",
+        "Care guidance published",
+        "Summit dates announced",
+    ):
+        page.locator("label", has_text=label).click()
+    snapshot(page, tmp_path, "1-compose")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("December round-up")
+    expect(page.locator('[data-field="status"]')).to_have_text("draft")
+
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("Digest sending")
+    run_jobs()
+    # The page polls for progress: no reload needed to see it finish.
+    expect(page.locator('[data-field="status"]')).to_have_text("sent", timeout=15_000)
+    expect(page.locator('[data-field="sent"]')).to_have_text("2")
+    snapshot(page, tmp_path, "2-sent")
+
+    [both] = mail_server.messages_to("both@example.org")
+    [care] = mail_server.messages_to("care@example.org")
+    assert both["Subject"] == care["Subject"] == "December round-up"
+    assert "Summit dates announced" in both.get_body(("plain",)).get_content()
+    assert "Summit dates announced" not in care.get_body(("plain",)).get_content()
