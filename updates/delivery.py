@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from flask import current_app
 from rq import Queue, Retry
-from sqlalchemy import and_, exists, func, insert, literal, or_, select, text, update
+from sqlalchemy import and_, bindparam, exists, func, insert, literal, or_, select, update
 
 from . import queues
 from .bounces import verp_sender
@@ -121,9 +121,12 @@ def _materialise(digest_id: int, kind: str) -> int:
         .where(Subscriber.status == SubscriberStatus.ACTIVE, Subscriber.id.in_(followed))
         .order_by(Subscriber.id)
     )
-    count = db.session.execute(
+    db.session.execute(
         insert(Delivery).from_select(["digest_id", "subscriber_id", "status", "attempts"], audience)
-    ).rowcount
+    )
+    count = db.session.scalar(
+        select(func.count()).select_from(Delivery).where(Delivery.digest_id == digest_id)
+    )
     _cut_batches(digest_id, current_app.config["BATCH_SIZE"])
     db.session.commit()
     return count
@@ -314,15 +317,50 @@ def _still_sending(batch: Batch, digest_id: int) -> bool:
     return status == DigestStatus.SENDING
 
 
-def _fast_commits() -> None:
-    """Each sent row is committed on its own; on PostgreSQL don't wait for the WAL flush.
+class Ledger:
+    """Records each delivery's outcome the moment it is known: one autocommitted statement.
 
-    A crashed worker still loses nothing it committed; only a crash of the database server
-    itself could forget the last few hundred milliseconds, which the Message-ID makes visible.
+    On PostgreSQL these commits don't wait for the WAL flush. A worker that dies loses nothing
+    it recorded; only a crash of the database server itself could forget the last fraction of
+    a second, and the deterministic Message-ID makes a resulting repeat recognisable.
     """
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(text("SET synchronous_commit TO OFF"))
-        db.session.commit()
+
+    _deliveries = Delivery.__table__
+    _sent = (
+        update(_deliveries)
+        .where(_deliveries.c.id == bindparam("delivery_id"))
+        .values(
+            status=DeliveryStatus.SENT,
+            sent_at=bindparam("now"),
+            last_error=None,
+            attempts=_deliveries.c.attempts + 1,
+        )
+    )
+    _ended = (
+        update(_deliveries)
+        .where(_deliveries.c.id == bindparam("delivery_id"))
+        .values(
+            status=bindparam("status"),
+            last_error=bindparam("error"),
+            attempts=_deliveries.c.attempts + 1,
+        )
+    )
+
+    def __init__(self) -> None:
+        self.connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        if db.engine.dialect.name == "postgresql":
+            self.connection.exec_driver_sql("SET synchronous_commit TO OFF")
+
+    def sent(self, delivery_id: int) -> None:
+        self.connection.execute(self._sent, {"delivery_id": delivery_id, "now": utcnow()})
+
+    def ended(self, delivery_id: int, status: str, error: str) -> None:
+        self.connection.execute(
+            self._ended, {"delivery_id": delivery_id, "status": status, "error": error[:300]}
+        )
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 @job
@@ -335,61 +373,70 @@ def send_batch(batch_id: int) -> str:
     if digest.status != DigestStatus.SENDING:
         _release(batch)
         return f"digest {digest.status}"
-    _fast_commits()
     recipients = _load_recipients(batch, digest)
+    ledger = Ledger()
+    try:
+        outcome = _send(batch, digest, recipients, ledger)
+    except (ConnectionLost, TransientFailure) as error:
+        _release(batch)
+        log.warning("batch %s interrupted: %s; it will be retried", batch_id, error)
+        raise
+    finally:
+        ledger.close()
+    if outcome == "stopped":
+        _release(batch)
+        return "paused or cancelled"
+    if outcome:
+        _release(batch)
+        raise TransientFailure(f"{outcome} recipients answered 4xx; the batch will retry them")
+    _release(batch, done=True)
+    finish_if_complete(batch.digest_id)
+    return f"sent {len(recipients)}"
+
+
+def _send(batch: Batch, digest: Digest, recipients: list[Recipient], ledger: Ledger) -> int | str:
+    """The sending loop; returns how many were deferred with a 4xx, or "stopped"."""
+    digest_id = digest.id  # read once: attributes of ORM objects reload after every commit
     variants: dict[frozenset[int], Variant] = {}
     rate = SendRate(queues.redis_connection(), current_app.config["SEND_RATE"])
     sender = envelope_sender()
     sign = dkim_signer()
     deferred = 0
     checked = time.monotonic()
-    try:
-        with Relay() as relay:
-            for n, recipient in enumerate(recipients):
-                if n % CHECK_EVERY == 0 or time.monotonic() - checked > CHECK_SECONDS:
-                    checked = time.monotonic()
-                    if n and not _still_sending(batch, digest.id):
-                        _release(batch)
-                        return "paused or cancelled"
-                variant = variants.get(recipient.topic_ids)
-                if variant is None:
-                    variant = variants[recipient.topic_ids] = Variant(digest, recipient.topic_ids)
-                if variant.empty:
-                    _mark(
-                        [recipient.delivery_id],
-                        DeliveryStatus.SKIPPED,
-                        "no update for their topics",
-                    )
-                    continue
-                message = variant.message_for(recipient)
-                if sign is not None:
-                    message = sign(message)
-                rate.take()
-                try:
-                    envelope = verp_sender(digest.id, recipient.subscriber_id) or sender
-                    relay.send(envelope, recipient.email, message)
-                except PermanentFailure as error:
-                    _mark([recipient.delivery_id], DeliveryStatus.FAILED, str(error)[:300])
-                    if error.unknown_mailbox:
-                        suppress(recipient.email, "bounce")
-                        db.session.commit()
-                    continue
-                except TransientFailure as error:
-                    if relay.smtp is None:
-                        raise ConnectionLost(str(error)) from error
-                    deferred += _defer(recipient.delivery_id, str(error))
-                    continue
-                _mark([recipient.delivery_id], DeliveryStatus.SENT)
-    except (ConnectionLost, TransientFailure) as error:
-        _release(batch)
-        log.warning("batch %s interrupted: %s; it will be retried", batch_id, error)
-        raise
-    if deferred:
-        _release(batch)
-        raise TransientFailure(f"{deferred} recipients answered 4xx; the batch will retry them")
-    _release(batch, done=True)
-    finish_if_complete(digest.id)
-    return f"sent {len(recipients)}"
+    with Relay() as relay:
+        for n, recipient in enumerate(recipients):
+            if n % CHECK_EVERY == 0 or time.monotonic() - checked > CHECK_SECONDS:
+                checked = time.monotonic()
+                if n and not _still_sending(batch, digest_id):
+                    return "stopped"
+            variant = variants.get(recipient.topic_ids)
+            if variant is None:
+                variant = variants[recipient.topic_ids] = Variant(digest, recipient.topic_ids)
+            if variant.empty:
+                ledger.ended(
+                    recipient.delivery_id, DeliveryStatus.SKIPPED, "no update for their topics"
+                )
+                continue
+            message = variant.message_for(recipient)
+            if sign is not None:
+                message = sign(message)
+            rate.take()
+            try:
+                envelope = verp_sender(digest_id, recipient.subscriber_id) or sender
+                relay.send(envelope, recipient.email, message)
+            except PermanentFailure as error:
+                ledger.ended(recipient.delivery_id, DeliveryStatus.FAILED, str(error))
+                if error.unknown_mailbox:
+                    suppress(recipient.email, "bounce")
+                    db.session.commit()
+                continue
+            except TransientFailure as error:
+                if relay.smtp is None:
+                    raise ConnectionLost(str(error)) from error
+                deferred += _defer(recipient.delivery_id, str(error))
+                continue
+            ledger.sent(recipient.delivery_id)
+    return deferred
 
 
 # -- periodic ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -15,15 +16,22 @@ MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 
 _hasher = PasswordHasher()
-# Verified against when the address is unknown, so that timing does not tell who has an account.
-_DECOY = _hasher.hash("not a password anyone has")
+
+
+@cache
+def _decoy() -> str:
+    """Verified against when the address is unknown, so timing does not tell who has an account.
+
+    Made on first use: an Argon2 hash takes its full memory cost, which workers never need.
+    """
+    return _hasher.hash("not a password anyone has")
 
 
 def authenticate(email: str, password: str) -> StaffUser | None:
     """The active account these credentials open, or None; failures count towards a lockout."""
     staff = find_staff(email) if email else None
     if staff is None or not staff.active:
-        _verify(_DECOY, password)
+        _verify(_decoy(), password)
         return None
     now = utcnow()
     if staff.locked_until is not None and staff.locked_until > now:

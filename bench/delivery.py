@@ -1,0 +1,424 @@
+"""Delivery benchmark: one digest to N subscribers with W workers, against a plain-smtplib limit.
+
+    .venv/bin/python bench/delivery.py --recipients 100000 --workers 2
+    .venv/bin/python bench/delivery.py --audience-only 1000000
+
+It builds its own PostgreSQL database (postgresql://postgres@127.0.0.1:5432/updates_bench_delivery,
+dropped at the end) and uses Redis database 14 on 127.0.0.1:6379. Mail goes to Postfix's
+smtp-sink (a C sink, fast enough not to be the bottleneck), taken from Debian's postfix package
+with `apt-get download` and unpacked under bench/.cache; without it, aiosmtpd
+(bench/smtp_sink.py) stands in. It prints messages per second, each worker's peak RSS and the
+time to build the audience, then the limit measured in the same run: the same number of plain
+smtplib clients sending as many pre-built messages of the same size over one connection each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from multiprocessing import Process, Queue
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "bench" / ".cache"
+ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DB_NAME = "updates_bench_delivery"
+DB_URL = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
+REDIS_URL = "redis://127.0.0.1:6379/14"
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# -- the sink -------------------------------------------------------------------------------
+
+
+def smtp_sink_binary() -> Path | None:
+    """Postfix's smtp-sink, unpacked from Debian's package into bench/.cache on first use."""
+    binary = CACHE / "postfix" / "usr" / "sbin" / "smtp-sink"
+    if binary.exists():
+        return binary
+    CACHE.mkdir(parents=True, exist_ok=True)
+    try:
+        subprocess.run(
+            ["apt-get", "download", "postfix"], cwd=CACHE, check=True, capture_output=True
+        )
+        package = next(CACHE.glob("postfix_*.deb"))
+        subprocess.run(["dpkg", "-x", str(package), str(CACHE / "postfix")], check=True)
+    except (OSError, subprocess.CalledProcessError, StopIteration):
+        return None
+    return binary if binary.exists() else None
+
+
+class Sink:
+    """smtp-sink with its message counter, or the aiosmtpd stand-in."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.binary = smtp_sink_binary()
+        self.output = CACHE / f"sink-{self.port}.out"
+        env = dict(os.environ)
+        if self.binary:
+            env["LD_LIBRARY_PATH"] = str(self.binary.parent.parent / "lib" / "postfix")
+            command = [str(self.binary), "-c", "-u", "nobody", f"127.0.0.1:{self.port}", "1024"]
+            self.kind = "postfix smtp-sink"
+        else:
+            command = [
+                sys.executable,
+                str(ROOT / "bench" / "smtp_sink.py"),
+                "--port",
+                str(self.port),
+                "--recipients",
+                str(self.output) + ".rcpt",
+            ]
+            self.kind = "aiosmtpd"
+        CACHE.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            command, env=env, stdout=self.output.open("wb"), stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("the SMTP sink did not start")
+
+    def count(self) -> int:
+        """Messages received so far."""
+        if self.binary:
+            found = re.findall(rb"mesg=(\d+)", self.output.read_bytes()[-200:])
+            return int(found[-1]) if found else 0
+        path = Path(str(self.output) + ".rcpt")
+        return sum(1 for _ in path.open()) if path.exists() else 0
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=10)
+
+
+# -- the database ---------------------------------------------------------------------------
+
+
+@contextmanager
+def bench_database():
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{DB_NAME}"'))
+    try:
+        yield DB_URL
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def environment(sink_port: int, batch_size: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "UPDATES_ENV": "production",
+        "SECRET_KEY": "bench-secret",
+        "DATABASE_URL": DB_URL,
+        "REDIS_URL": REDIS_URL,
+        "BASE_URL": "https://bench.example",
+        "MAIL_FROM": "Bench <updates@bench.example>",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(sink_port),
+        "ORG_NAME": "Bench Org",
+        "ORG_ADDRESS": "1 Bench Street, Benchtown",
+        "BATCH_SIZE": str(batch_size),
+    }
+
+
+def populate(app, recipients: int, topics: int) -> None:
+    """N active subscribers, each following one to `topics` topics, written set-based."""
+    from sqlalchemy import text
+
+    from updates.extensions import db
+    from updates.topics import add_topic
+
+    with app.app_context():
+        for n in range(topics):
+            add_topic(f"topic-{n}", f"Topic {n}", f"Programme news number {n}.")
+        db.session.execute(
+            text(
+                "INSERT INTO subscribers (email, email_key, status, token_version, created_at,"
+                " updated_at, confirmed_at) SELECT 'reader' || g || '@example.org',"
+                " 'reader' || g || '@example.org', 'active', 1, now(), now(), now()"
+                " FROM generate_series(1, :n) AS g"
+            ),
+            {"n": recipients},
+        )
+        db.session.execute(
+            text(
+                "INSERT INTO subscriptions (subscriber_id, topic_id, frequency, created_at)"
+                " SELECT s.id, t.id, 'all', now() FROM subscribers s JOIN topics t"
+                " ON t.position = 1 + (s.id % :k) OR (t.position = 1 + ((s.id / :k) % :k)"
+                "    AND s.id % 3 = 0)"
+            ),
+            {"k": topics},
+        )
+        db.session.commit()
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+
+
+def compose(app, topics: int) -> int:
+    from updates.content import create_update
+    from updates.digests import create_digest
+
+    body = (
+        "Councils and suppliers met to discuss **digital inclusion**, shared services and "
+        "what the next spending review means for local technology budgets.\n\n"
+    ) * 6
+    with app.app_context():
+        updates = [
+            create_update(f"Update {n}: programme news", body, [f"topic-{n % topics}"])
+            for n in range(topics * 2)
+        ]
+        digest = create_digest(
+            "Monthly programme digest",
+            "This month's *highlights*.",
+            [u.id for u in updates],
+            [f"topic-{n}" for n in range(topics)],
+        )
+        return digest.id
+
+
+# -- workers and their memory ---------------------------------------------------------------
+
+
+def peak_rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+# -- the limit: plain smtplib ---------------------------------------------------------------
+
+
+def _plain_client(port: int, message: bytes, count: int, results: Queue) -> None:
+    import smtplib
+
+    smtp = smtplib.SMTP("127.0.0.1", port)
+    started = time.perf_counter()
+    for n in range(count):
+        smtp.sendmail("updates@bench.example", [f"reader{n}@example.org"], message)
+    results.put(time.perf_counter() - started)
+    smtp.quit()
+
+
+def plain_smtplib_rate(port: int, message: bytes, total: int, clients: int) -> float:
+    results: Queue = Queue()
+    each = total // clients
+    processes = [
+        Process(target=_plain_client, args=(port, message, each, results)) for _ in range(clients)
+    ]
+    started = time.perf_counter()
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    elapsed = time.perf_counter() - started
+    return each * clients / elapsed
+
+
+def sample_message(app, digest_id: int) -> bytes:
+    """One real message of the digest, to size the plain clients' messages."""
+    from updates.extensions import db
+    from updates.models import Digest
+    from updates.newsletter import Recipient, Variant
+
+    with app.test_request_context():
+        digest = db.session.get(Digest, digest_id)
+        variant = Variant(digest, frozenset(t.id for t in digest.topics))
+        return variant.message_for(Recipient(1, 1, "reader1@example.org", 1, variant.topic_ids))
+
+
+# -- runs -----------------------------------------------------------------------------------
+
+
+def send_run(args: argparse.Namespace) -> dict[str, object]:
+    from redis import Redis
+    from sqlalchemy import func, select
+
+    sink = Sink()
+    env = environment(sink.port, args.batch_size)
+    os.environ.update(env)
+    from updates import create_app, delivery, digests
+    from updates.extensions import db
+    from updates.models import Delivery, Digest
+
+    Redis.from_url(REDIS_URL).flushdb()
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "updates", "db", "upgrade"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    app = create_app()
+    print(f"populating {args.recipients} subscribers over {args.topics} topics ...", flush=True)
+    populate(app, args.recipients, args.topics)
+    digest_id = compose(app, args.topics)
+    message = sample_message(app, digest_id)
+
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "worker.py")],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(args.workers)
+    ]
+    peaks = {worker.pid: 0.0 for worker in workers}
+    try:
+        time.sleep(2)  # workers up and idle
+        with app.app_context():
+            digest = db.session.get(Digest, digest_id)
+            digests._set_scheduled(digest, digests.utcnow())
+            started = time.perf_counter()
+            assert delivery._claim_start(digest_id)
+            recipients = delivery._materialise(digest_id, digest.kind)
+            audience_seconds = time.perf_counter() - started
+            sending_started = time.perf_counter()
+            delivery.enqueue_batches(digest_id)
+            while True:
+                for worker in workers:
+                    for pid in [worker.pid, *descendants(worker.pid)]:
+                        owner = worker.pid
+                        peaks[owner] = max(peaks[owner], peak_rss_mb(pid))
+                db.session.expire_all()
+                if db.session.get(Digest, digest_id).status == "sent":
+                    break
+                if time.perf_counter() - sending_started > args.timeout:
+                    raise RuntimeError("timed out waiting for the digest to be sent")
+                time.sleep(0.2)
+            sending_seconds = time.perf_counter() - sending_started
+            sent = db.session.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(Delivery.digest_id == digest_id, Delivery.status == "sent")
+            )
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            worker.wait(timeout=30)
+    time.sleep(0.5)
+    received = sink.count()
+    limit = plain_smtplib_rate(sink.port, message, min(args.recipients, 40000), args.workers)
+    sink.stop()
+    rate = sent / sending_seconds
+    return {
+        "recipients": recipients,
+        "workers": args.workers,
+        "batch_size": args.batch_size,
+        "sink": sink.kind,
+        "message_bytes": len(message),
+        "audience_seconds": round(audience_seconds, 2),
+        "sending_seconds": round(sending_seconds, 2),
+        "sent": sent,
+        "received": received,
+        "messages_per_second": round(rate),
+        "worker_peak_rss_mb": [round(p, 1) for p in peaks.values()],
+        "plain_smtplib_messages_per_second": round(limit),
+        "ratio_to_plain_smtplib": round(rate / limit, 2),
+    }
+
+
+def audience_run(args: argparse.Namespace) -> dict[str, object]:
+    env = environment(free_port(), args.batch_size)
+    os.environ.update(env)
+    from updates import create_app, delivery, digests
+    from updates.extensions import db
+    from updates.models import Digest
+
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "updates", "db", "upgrade"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    app = create_app()
+    print(f"populating {args.audience_only} subscribers ...", flush=True)
+    populate(app, args.audience_only, args.topics)
+    digest_id = compose(app, args.topics)
+    with app.app_context():
+        digest = db.session.get(Digest, digest_id)
+        digests._set_scheduled(digest, digests.utcnow())
+        started = time.perf_counter()
+        assert delivery._claim_start(digest_id)
+        recipients = delivery._materialise(digest_id, digest.kind)
+        seconds = time.perf_counter() - started
+    return {
+        "audience": recipients,
+        "ledger_and_batches_seconds": round(seconds, 2),
+        "limit_seconds": 15,
+        "ratio_to_limit": round(seconds / 15, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recipients", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--topics", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument(
+        "--audience-only",
+        type=int,
+        default=0,
+        help="only time writing an audience of this size into the ledger",
+    )
+    args = parser.parse_args()
+    with bench_database():
+        result = audience_run(args) if args.audience_only else send_run(args)
+    for key, value in result.items():
+        print(f"{key:36} {value}")
+    (ROOT / "bench" / "results").mkdir(exist_ok=True)
+    with (ROOT / "bench" / "results" / "delivery.jsonl").open("a") as log:
+        log.write(json.dumps({"when": time.strftime("%Y-%m-%dT%H:%M:%S"), **result}) + "\n")
+
+
+if __name__ == "__main__":
+    main()
