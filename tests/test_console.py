@@ -31,7 +31,7 @@ def form_with_button(html, label: str):
     """The form whose submit button reads `label` (the nav's sign-out form is a form too)."""
     for form in html.find_all("form", method="post"):
         button = form.find("button")
-        if button is not None and label in button.get_text():
+        if button is not None and button.get_text().strip() == label:
             return form
     raise AssertionError(f"no form with a {label!r} button")
 
@@ -196,3 +196,33 @@ def test_an_editor_writes_composes_and_sends_and_staff_can_watch_it_finish(
     }
     actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
     assert actions == ["update published", "digest composed", "digest sending"]
+
+
+def test_preview_shows_what_a_chosen_subscriber_receives(app, people):
+    create_subscriber("carer@example.org", ["care"])
+    client = app.test_client()
+    sign_in(client, "editor@example.org")
+    preview = f"/admin/digests/{people['digest']}/preview"
+
+    mine = page(client.get(preview, query_string={"as": "reader@example.org"}))
+    assert "Budgets" in mine.find("pre").get_text()
+    assert "reader@example.org" in mine.find("pre").get_text()
+    assert "Budgets" in mine.find("iframe")["srcdoc"]
+    theirs = page(client.get(preview, query_string={"as": "carer@example.org"}))
+    assert "skipped, not sent an empty email" in theirs.get_text()
+    assert client.get(preview, query_string={"as": "stranger@example.org"}).status_code == 404
+
+
+def test_a_test_copy_goes_to_the_staff_member_only(app, people, run_jobs, mail_server):
+    client = app.test_client()
+    sign_in(client, "editor@example.org")
+    detail = page(client.get(f"/admin/digests/{people['digest']}"))
+    form = form_with_button(detail, "Send me a test copy")
+    assert client.post(form["action"], data=form_values(form)).status_code == 303
+    run_jobs()
+    [copy] = mail_server.messages_to("editor@example.org")
+    assert copy["Subject"] == "Programme news"
+    assert copy["Message-ID"].startswith("<test-")
+    assert mail_server.messages_to("reader@example.org") == []
+    db.session.expire_all()
+    assert db.session.get(Digest, people["digest"]).status == "draft"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections import defaultdict
 from datetime import timedelta
 
@@ -20,6 +21,7 @@ from sqlalchemy import and_, bindparam, exists, func, insert, literal, or_, sele
 from . import queues
 from .bounces import verp_sender
 from .digests import START_JOB
+from .emails import message_domain
 from .extensions import db
 from .jobs import job
 from .mailer import PermanentFailure, Relay, TransientFailure, envelope_sender
@@ -37,7 +39,7 @@ from .models import (
     digest_topics,
     utcnow,
 )
-from .newsletter import Recipient, Variant, dkim_signer
+from .newsletter import Recipient, Variant, dkim_signer, message_id
 from .sendrate import SendRate
 from .suppression import suppress, suppressed_among
 
@@ -466,3 +468,22 @@ def start_due_digests() -> int:
     for digest_id in list(due):
         started += queues.try_enqueue(queues.SEND, START_JOB, digest_id, job_timeout=600)
     return started
+
+
+@job
+def send_test(digest_id: int, address: str, topic_ids: list[int] | None = None) -> str:
+    """A test copy of a digest for staff: the variant for `topic_ids` (all topics if None)."""
+    digest = db.session.get(Digest, digest_id)
+    if digest is None:
+        return "gone"
+    chosen = frozenset(topic_ids or [topic.id for topic in digest.topics])
+    variant = Variant(digest, chosen)
+    message = variant.message_for(Recipient(0, 0, address, 0, chosen))
+    # Each test copy gets its own Message-ID, or mail clients would hide the second one.
+    message = message.replace(
+        f"Message-ID: {message_id(digest_id, 0)}".encode(),
+        f"Message-ID: <test-{uuid.uuid4().hex}@{message_domain()}>".encode(),
+    )
+    with Relay() as relay:
+        relay.send(envelope_sender(), address, message)
+    return "sent"

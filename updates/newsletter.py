@@ -118,8 +118,8 @@ class Variant:
             "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
         )
 
-    def message_for(self, recipient: Recipient) -> bytes:
-        """The wire bytes for one recipient."""
+    def personalise(self, recipient: Recipient) -> tuple[str, str, str]:
+        """The text part, the HTML part and the unsubscribe URL for one recipient."""
         manage = links.manage_url_for(recipient.subscriber_id, recipient.token_version)
         unsubscribe = links.unsubscribe_url_for(
             recipient.subscriber_id, recipient.token_version, self.topic_ids
@@ -134,6 +134,11 @@ class Variant:
             .replace(UNSUBSCRIBE, unsubscribe)
             .replace(ADDRESS, html.escape(recipient.email))
         )
+        return text, page, unsubscribe
+
+    def message_for(self, recipient: Recipient) -> bytes:
+        """The wire bytes for one recipient."""
+        text, page, unsubscribe = self.personalise(recipient)
         return b"".join(
             [
                 self.shared_headers,

@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import select
 
-from .. import digests
+from .. import digests, queues
 from ..content import ContentError, create_update
 from ..extensions import db
 from ..models import Digest, Update
+from ..newsletter import Recipient, Variant
+from ..subscribers import find_by_address
 from ..topics import TopicError, active_subscriber_counts, add_topic, all_topics, public_topics
 from . import blueprint
 from .access import admin_only, audit, staff_only
@@ -188,4 +191,51 @@ def _act(digest: Digest, act, what: str):
     audit(f"digest {what}", f"{digest.id}: {digest.subject}")
     db.session.commit()
     flash(f"Digest {what}.")
+    return redirect(url_for(".digest_detail", digest_id=digest.id), code=303)
+
+
+def _preview_variant(digest: Digest) -> tuple[frozenset[int], str, str]:
+    """The topics of the variant to preview, whose it is, and the address to show.
+
+    `?as=ADDRESS` shows what that subscriber gets; otherwise `?topics=slug,…`, or every topic.
+    """
+    digest_topics = {t.slug: t.id for t in digest.topics}
+    address = (request.args.get("as") or "").strip()[:320]
+    if address:
+        person = find_by_address(address)
+        if person is None:
+            abort(404)
+        followed = {s.topic_id for s in person.subscriptions}
+        return frozenset(followed & set(digest_topics.values())), person.email or "", "as"
+    slugs = [s for s in (request.args.get("topics") or "").split(",") if s in digest_topics]
+    chosen = [digest_topics[s] for s in slugs] or list(digest_topics.values())
+    return frozenset(chosen), "subscriber@example.org", "topics"
+
+
+@blueprint.route("/digests/<int:digest_id>/preview")
+@staff_only
+def digest_preview(digest_id: int):
+    digest = _digest(digest_id)
+    topic_ids, address, _ = _preview_variant(digest)
+    variant = Variant(digest, topic_ids)
+    text, page, _ = variant.personalise(Recipient(0, 0, address, 0, topic_ids))
+    return render_template(
+        "console/preview.html",
+        digest=digest,
+        text=text,
+        html=page,
+        address=address,
+        empty=variant.empty,
+        shown=[t for t in digest.topics if t.id in topic_ids],
+    )
+
+
+@blueprint.route("/digests/<int:digest_id>/test", methods=["POST"])
+@staff_only
+def digest_test(digest_id: int):
+    digest = _digest(digest_id)
+    if not ButtonForm().validate():
+        abort(400)
+    queues.try_enqueue(queues.MAIL, "updates.delivery.send_test", digest.id, current_user.email)
+    flash(f"A test copy is on its way to {current_user.email}.")
     return redirect(url_for(".digest_detail", digest_id=digest.id), code=303)
