@@ -7,7 +7,7 @@ from markdown_it import MarkdownIt
 from sqlalchemy import select
 
 from .extensions import db
-from .models import Topic, Update, utcnow
+from .models import Topic, Update, update_topics, utcnow
 from .transaction import autocommit
 
 MAX_TITLE = 300
@@ -96,3 +96,25 @@ def create_update(title: str, body: str, topic_slugs: list[str], publish: bool =
     )
     db.session.add(update)
     return update
+
+
+def published_updates(topic: Topic | None = None, limit: int = 50) -> list[Update]:
+    """Newest first: published updates in at least one public topic (or in `topic`)."""
+    public_topic = (
+        select(update_topics.c.update_id)
+        .join(Topic, Topic.id == update_topics.c.topic_id)
+        .where(Topic.public.is_(True), Topic.archived.is_(False))
+    )
+    if topic is not None:
+        public_topic = public_topic.where(Topic.id == topic.id)
+    query = (
+        select(Update)
+        .where(
+            Update.published_at.is_not(None),
+            Update.published_at <= utcnow(),
+            Update.id.in_(public_topic),
+        )
+        .order_by(Update.published_at.desc(), Update.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))

@@ -1,14 +1,47 @@
-"""The public page of each published update, which emails and the API link to."""
+"""The public archive of published updates, a page for each, and Atom feeds."""
 
 from __future__ import annotations
 
-from flask import abort, render_template
+from datetime import UTC
 
+from feedgen.feed import FeedGenerator
+from flask import Response, abort, current_app, render_template, request, url_for
+from sqlalchemy import select
+
+from ..content import published_updates
 from ..extensions import db
-from ..models import Update, utcnow
+from ..models import Topic, Update, utcnow
 from . import blueprint
 
 MAX_ID = 2**31 - 1
+
+
+def _public_topic(slug: str | None) -> Topic | None:
+    if not slug:
+        return None
+    topic = db.session.scalar(
+        select(Topic).where(
+            Topic.slug == slug[:64], Topic.public.is_(True), Topic.archived.is_(False)
+        )
+    )
+    if topic is None:
+        abort(404)
+    return topic
+
+
+@blueprint.get("/updates")
+def archive():
+    topic = _public_topic(request.args.get("topic"))
+    return render_template(
+        "archive.html",
+        updates=published_updates(topic),
+        topic=topic,
+        topics=db.session.scalars(
+            select(Topic)
+            .where(Topic.public.is_(True), Topic.archived.is_(False))
+            .order_by(Topic.position)
+        ).all(),
+    )
 
 
 @blueprint.get(f"/updates/<int(max={MAX_ID}):update_id>")
@@ -19,3 +52,33 @@ def show_update(update_id: int):
     if not any(topic.public and not topic.archived for topic in update.topics):
         abort(404)  # news for hidden topics only is for their followers, not the public archive
     return render_template("update.html", update=update)
+
+
+@blueprint.get("/updates.atom", defaults={"slug": None})
+@blueprint.get("/topics/<slug>/updates.atom")
+def feed(slug: str | None):
+    topic = _public_topic(slug)
+    base = current_app.config["BASE_URL"]
+    name = current_app.config["ORG_NAME"]
+    generator = FeedGenerator()
+    self_url = base + request.path
+    generator.id(self_url)
+    generator.title(f"{name}: {topic.name}" if topic else f"{name} updates")
+    generator.link(href=self_url, rel="self")
+    generator.link(
+        href=base + url_for(".archive", topic=topic.slug if topic else None), rel="alternate"
+    )
+    updates = published_updates(topic)
+    generator.updated((updates[0].published_at if updates else utcnow()).replace(tzinfo=UTC))
+    for update in reversed(updates):
+        entry = generator.add_entry()
+        link = base + url_for(".show_update", update_id=update.id)
+        entry.id(link)
+        entry.title(update.title)
+        entry.link(href=link)
+        entry.published(update.published_at.replace(tzinfo=UTC))
+        entry.updated(update.published_at.replace(tzinfo=UTC))
+        entry.content(update.body_html, type="html")
+        for item in update.topics:
+            entry.category(term=item.slug, label=item.name)
+    return Response(generator.atom_str(pretty=True), mimetype="application/atom+xml")
