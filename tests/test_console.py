@@ -226,3 +226,34 @@ def test_a_test_copy_goes_to_the_staff_member_only(app, people, run_jobs, mail_s
     assert mail_server.messages_to("reader@example.org") == []
     db.session.expire_all()
     assert db.session.get(Digest, people["digest"]).status == "draft"
+
+
+def test_admins_export_subscribers_and_the_consent_trail_as_csv(app, people, client):
+    import csv
+    import io
+
+    from tests.helpers import sign_up
+
+    sign_up(client, "visitor@example.org", ["lps"])
+    staff = app.test_client()
+    sign_in(staff, "admin@example.org")
+    subscribers = staff.get("/admin/exports/subscribers.csv?topic=lps")
+    assert subscribers.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(subscribers.get_data(as_text=True))))
+    assert [(r["email"], r["topic"], r["status"]) for r in rows] == [
+        ("reader@example.org", "lps", "active")
+    ]
+    consent = list(
+        csv.DictReader(io.StringIO(staff.get("/admin/exports/consent.csv").get_data(as_text=True)))
+    )
+    assert [(r["email"], r["action"], r["source"]) for r in consent] == [
+        ("visitor@example.org", "requested", "form")
+    ]
+    assert consent[0]["statement"].startswith("I agree")
+
+    editor = app.test_client()
+    sign_in(editor, "editor@example.org")
+    assert editor.get("/admin/exports/subscribers.csv").status_code == 403
+    assert editor.get("/admin/exports/consent.csv").status_code == 403
+    dashboard = page(staff.get("/admin/")).get_text()
+    assert "Workers alive" in dashboard

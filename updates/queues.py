@@ -44,3 +44,22 @@ def try_enqueue(name: str, func: str, *args: Any, **options: Any) -> bool:
         log.warning("could not enqueue %s%s: %s; the sweeper will retry", func, args, error)
         return False
     return True
+
+
+def health() -> dict[str, object]:
+    """Queued, running and failed jobs per queue, and the workers alive; None if Redis is down."""
+    from rq import Worker
+
+    try:
+        connection = redis_connection()
+        queues = {}
+        for name in ALL_QUEUES:
+            q = Queue(name, connection=connection)
+            queues[name] = {
+                "queued": q.count,
+                "running": q.started_job_registry.count,
+                "failed": q.failed_job_registry.count,
+            }
+        return {"queues": queues, "workers": Worker.count(connection=connection)}
+    except RedisError:
+        return {"queues": None, "workers": None}

@@ -29,6 +29,7 @@ def dashboard():
         topics=all_topics(),
         counts=active_subscriber_counts(),
         digests=[(d, digests.progress(d.id)) for d in recent],
+        health=queues.health(),
     )
 
 

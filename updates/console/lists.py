@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+import csv
+import io
+import itertools
+
+from flask import (
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from sqlalchemy import delete, select
 
 from ..addresses import InvalidAddress, address_key, normalise_address
 from ..consent import Evidence, Source
 from ..extensions import db
-from ..models import AuditEvent, ConsentEvent, StaffUser, Subscriber, Suppression
+from ..models import (
+    AuditEvent,
+    ConsentEvent,
+    ConsentStatement,
+    StaffUser,
+    Subscriber,
+    Subscription,
+    Suppression,
+    Topic,
+)
 from ..staff import StaffError, add_staff
 from ..subscriptions import erase
 from ..suppression import suppress
@@ -132,3 +154,79 @@ def _render_staff(form: StaffForm) -> str:
 def audit_log():
     events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(500))
     return render_template("console/audit.html", events=events.all())
+
+
+def _csv(rows, filename: str) -> Response:
+    """Stream rows as CSV, a chunk at a time, as an attachment."""
+
+    def lines():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        for row in rows:
+            writer.writerow(row)
+            if buffer.tell() > 64_000:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    return Response(
+        stream_with_context(lines()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@blueprint.route("/exports/subscribers.csv")
+@admin_only
+def export_subscribers():
+    slug = request.args.get("topic", "")[:64]
+    query = (
+        select(
+            Subscriber.email,
+            Subscriber.status,
+            Topic.slug,
+            Subscription.frequency,
+            Subscriber.confirmed_at,
+        )
+        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+        .join(Topic, Topic.id == Subscription.topic_id)
+        .order_by(Subscriber.id, Topic.position)
+    )
+    if slug:
+        query = query.where(Topic.slug == slug)
+    audit("subscribers exported", slug or "all topics")
+    db.session.commit()
+    rows = db.session.execute(query.execution_options(yield_per=1000))
+    header = [("email", "status", "topic", "frequency", "confirmed_at")]
+    return _csv(itertools.chain(header, rows), f"subscribers-{slug or 'all'}.csv")
+
+
+@blueprint.route("/exports/consent.csv")
+@admin_only
+def export_consent():
+    query = (
+        select(
+            Subscriber.email,
+            ConsentEvent.created_at,
+            ConsentEvent.action,
+            ConsentEvent.source,
+            ConsentEvent.topics,
+            ConsentStatement.text,
+            ConsentEvent.ip,
+            ConsentEvent.user_agent,
+        )
+        .join(Subscriber, Subscriber.id == ConsentEvent.subscriber_id)
+        .outerjoin(ConsentStatement, ConsentStatement.id == ConsentEvent.statement_id)
+        .order_by(ConsentEvent.id)
+    )
+    audit("consent trail exported")
+    db.session.commit()
+    rows = (
+        (email, at.isoformat() + "Z", action, source, " ".join(topics or []), text, ip, agent)
+        for email, at, action, source, topics, text, ip, agent in db.session.execute(
+            query.execution_options(yield_per=1000)
+        )
+    )
+    header = [("email", "at", "action", "source", "topics", "statement", "ip", "user_agent")]
+    return _csv(itertools.chain(header, rows), "consent-trail.csv")
