@@ -12,7 +12,10 @@ from .models import SignupRequest, Subscriber
 
 
 def external_url(endpoint: str, **values: Any) -> str:
-    adapter = current_app.url_map.bind("localhost")
+    """BASE_URL + the endpoint's path, whether or not a request is being handled."""
+    adapter = current_app.extensions.get("updates.url_adapter")
+    if adapter is None:  # one per app: newsletters build two links per recipient
+        adapter = current_app.extensions["updates.url_adapter"] = current_app.url_map.bind("x")
     return current_app.config["BASE_URL"] + adapter.build(endpoint, values)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -27,9 +28,12 @@ class ExpiredToken(Exception):
 
 
 def _serializer(purpose: str, key: str | None = None) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(
-        key or current_app.config["SECRET_KEYS"][0], salt=f"updates.{purpose}"
-    )
+    return _cached_serializer(purpose, key or current_app.config["SECRET_KEYS"][0])
+
+
+@lru_cache(maxsize=64)
+def _cached_serializer(purpose: str, key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key, salt=f"updates.{purpose}")
 
 
 def make_token(purpose: str, payload: Any) -> str:
