@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 import click
@@ -10,7 +13,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from .demo import load_demo
-from .importer import ImportProblem, import_subscribers, read_addresses
+from .importer import ImportProblem, Progress, import_subscribers, read_addresses
 from .staff import ROLES, StaffError, add_staff, create_api_token
 from .topics import TopicError, add_topic, all_topics
 
@@ -57,10 +60,24 @@ def subscribers_import(file: TextIO, topic_list: str, consent_text: str) -> None
     """Import a CSV (header row, an `email` column) as active subscribers; safe to run twice."""
     slugs = [slug.strip() for slug in topic_list.split(",") if slug.strip()]
     try:
-        report = import_subscribers(read_addresses(file), slugs, consent_text)
+        with _row_progress(file) as progress:
+            report = import_subscribers(read_addresses(file), slugs, consent_text, progress)
     except ImportProblem as error:
         raise click.ClickException(str(error)) from error
     click.echo(report.summary())
+
+
+@contextmanager
+def _row_progress(file: TextIO) -> Iterator[Progress | None]:
+    """A bar counting the file's rows when someone watches a terminal; None otherwise."""
+    # Off a terminal the output stays exactly the summary line, for scripts that read it.
+    if not sys.stdout.isatty() or not file.seekable():
+        yield None
+        return
+    total = sum(1 for _ in read_addresses(file))
+    file.seek(0)
+    with click.progressbar(length=total, label="Importing", show_pos=True) as bar:
+        yield lambda rows, _report: bar.update(rows)
 
 
 @staff_cli.command("add")

@@ -7,7 +7,7 @@ suppressed and erased addresses are skipped, and so are people who unsubscribed.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import TextIO
@@ -61,10 +61,20 @@ def read_addresses(stream: TextIO) -> Iterator[str]:
         yield (row.get(columns["email"]) or "").strip()
 
 
+Progress = Callable[[int, ImportReport], None]
+
+
 def import_subscribers(
-    addresses: Iterable[str], topic_slugs: list[str], consent_text: str
+    addresses: Iterable[str],
+    topic_slugs: list[str],
+    consent_text: str,
+    progress: Progress | None = None,
 ) -> ImportReport:
-    """Make these addresses active subscribers of these topics, a chunk per transaction."""
+    """Make these addresses active subscribers of these topics, a chunk per transaction.
+
+    `progress`, if given, is called after each committed chunk with its number of rows and the
+    report so far.
+    """
     topics = list(db.session.scalars(select(Topic).where(Topic.slug.in_(topic_slugs))))
     missing = set(topic_slugs) - {topic.slug for topic in topics}
     if missing:
@@ -78,6 +88,8 @@ def import_subscribers(
     iterator = iter(addresses)
     while chunk := list(islice(iterator, CHUNK)):
         _import_chunk(chunk, topics, statement_id, report, seen)
+        if progress is not None:
+            progress(len(chunk), report)
     return report
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from .addresses import InvalidAddress, address_key, normalise_address
 from .extensions import db
@@ -42,10 +43,7 @@ def add_staff(email: str, role: str, password: str) -> StaffUser:
         raise StaffError(str(error)) from error
     if role not in ROLES:
         raise StaffError(f"role must be one of {', '.join(ROLES)}")
-    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise StaffError(
-            f"the password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
-        )
+    _check_password(password)
     duplicate = StaffError(f"a staff account for {address} already exists")
     if find_staff(address) is not None:
         raise duplicate
@@ -58,19 +56,91 @@ def add_staff(email: str, role: str, password: str) -> StaffUser:
     return staff
 
 
+def _check_password(password: str) -> None:
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise StaffError(
+            f"the password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
+        )
+
+
+def all_staff() -> list[StaffUser]:
+    return list(db.session.scalars(select(StaffUser).order_by(StaffUser.email)))
+
+
+@autocommit
+def set_password(staff: StaffUser, password: str) -> None:
+    """Give the account a new password (StaffError if too short or long) and lift any lockout."""
+    _check_password(password)
+    staff.password_hash = _hasher.hash(password)
+    staff.failed_logins = 0
+    staff.locked_until = None
+
+
+@autocommit
+def deactivate_staff(staff: StaffUser, by: StaffUser) -> bool:
+    """Stop the account signing in or using its API tokens; returns if it changed.
+
+    Nobody may deactivate themselves, so an admin always remains to undo it.
+    """
+    if staff.id == by.id:
+        raise StaffError("you cannot deactivate your own account; ask another admin")
+    if not staff.active:
+        return False
+    staff.active = False
+    return True
+
+
+@autocommit
+def reactivate_staff(staff: StaffUser) -> bool:
+    """Let the account sign in again; its unrevoked API tokens work again too."""
+    if staff.active:
+        return False
+    staff.active = True
+    staff.failed_logins = 0
+    staff.locked_until = None
+    return True
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-@autocommit
 def create_api_token(email: str) -> str:
     """A new bearer token for an active staff account; only its hash is stored."""
     staff = find_staff(email)
-    if staff is None or not staff.active:
+    if staff is None:
         raise StaffError(f"no active staff account for {email}")
+    return issue_api_token(staff)[1]
+
+
+@autocommit
+def issue_api_token(staff: StaffUser) -> tuple[ApiToken, str]:
+    """A new token row for an active account, and the token itself: it is never seen again."""
+    if not staff.active:
+        raise StaffError(f"no active staff account for {staff.email}")
     token = secrets.token_urlsafe(32)
-    db.session.add(ApiToken(staff_id=staff.id, token_hash=_token_hash(token)))
-    return token
+    row = ApiToken(staff_id=staff.id, token_hash=_token_hash(token))
+    db.session.add(row)
+    return row, token
+
+
+def all_api_tokens() -> list[ApiToken]:
+    """Every token, live ones first, newest first, with their owners loaded."""
+    query = (
+        select(ApiToken)
+        .options(joinedload(ApiToken.staff))
+        .order_by(ApiToken.revoked_at.is_not(None), ApiToken.id.desc())
+    )
+    return list(db.session.scalars(query))
+
+
+@autocommit
+def revoke_api_token(token: ApiToken) -> bool:
+    """The token stops working at once, for good; returns if it was live."""
+    if token.revoked_at is not None:
+        return False
+    token.revoked_at = utcnow()
+    return True
 
 
 def staff_for_token(token: str) -> StaffUser | None:

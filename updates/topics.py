@@ -13,6 +13,8 @@ from .transaction import autocommit
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_SLUG_LENGTH = 64
+MAX_NAME_LENGTH = 200
+MAX_DESCRIPTION_LENGTH = 2000
 
 
 class TopicError(ValueError):
@@ -56,17 +58,60 @@ def add_topic(slug: str, name: str, description: str = "", public: bool = True) 
             f"slug {slug!r} must be lower-case letters, digits and hyphens, "
             f"at most {MAX_SLUG_LENGTH} characters"
         )
-    if not name.strip() or len(name) > 200:
-        raise TopicError("name must be between 1 and 200 characters")
+    name, description = _checked_words(name, description)
     if db.session.scalar(select(Topic.id).where(Topic.slug == slug)) is not None:
         raise TopicError(f"a topic with slug {slug!r} already exists")
     position = db.session.scalar(select(func.coalesce(func.max(Topic.position), 0))) + 1
     topic = Topic(
         slug=slug,
-        name=name.strip(),
-        description=description.strip(),
+        name=name,
+        description=description,
         public=public,
         position=position,
     )
     db.session.add(topic)
     return topic
+
+
+def _checked_words(name: str, description: str) -> tuple[str, str]:
+    """A topic's name and description, stripped; TopicError if either will not do."""
+    name, description = name.strip(), description.strip()
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise TopicError(f"name must be between 1 and {MAX_NAME_LENGTH} characters")
+    if len(description) > MAX_DESCRIPTION_LENGTH:
+        raise TopicError(f"description must be at most {MAX_DESCRIPTION_LENGTH} characters")
+    if "\x00" in name + description:
+        raise TopicError("name and description cannot contain NUL characters")
+    return name, description
+
+
+@autocommit
+def edit_topic(topic: Topic, name: str, description: str) -> bool:
+    """Rename or re-describe a topic; the slug, and so every link, stays. Returns if it changed."""
+    name, description = _checked_words(name, description)
+    if (topic.name, topic.description) == (name, description):
+        return False
+    topic.name, topic.description = name, description
+    return True
+
+
+@autocommit
+def set_public(topic: Topic, public: bool) -> bool:
+    """Offer the topic on the sign-up and manage pages, or hide it; returns if it changed."""
+    if topic.public == public:
+        return False
+    topic.public = public
+    return True
+
+
+@autocommit
+def set_archived(topic: Topic, archived: bool) -> bool:
+    """Retire a topic (or bring it back); returns if it changed.
+
+    An archived topic leaves the sign-up and manage pages and the composers, whatever its
+    visibility; its subscriptions are kept, so unarchiving restores its audience as it was.
+    """
+    if topic.archived == archived:
+        return False
+    topic.archived = archived
+    return True

@@ -46,7 +46,7 @@ def test_staff_write_compose_send_and_watch_a_digest_finish(
         "Care guidance published",
         "Summit dates announced",
     ):
-        page.locator("label", has_text=label).click()
+        page.get_by_label(label).check()
     snapshot(page, tmp_path, "1-compose")
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("December round-up")

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 blueprint = Blueprint("console", __name__, url_prefix="/admin")
 
-from . import auth, content, lists  # noqa: E402,F401
+from . import admin, auth, charts, content, imports, lists, people, sending  # noqa: E402,F401

@@ -5,16 +5,38 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     EmailField,
+    Field,
+    Form,
     PasswordField,
     SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import EqualTo, InputRequired, Length, Optional, ValidationError
 
+from ..addresses import MAX_ADDRESS_LENGTH, InvalidAddress, normalise_address
 from ..content import MAX_BODY, MAX_TITLE
+from ..models import SubscriberStatus
 from ..public.forms import TopicsField
+from ..staff import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from ..topics import MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH
+
+MAX_BASIS = 2000
+STATUSES = (
+    SubscriberStatus.PENDING,
+    SubscriberStatus.ACTIVE,
+    SubscriberStatus.UNSUBSCRIBED,
+    SubscriberStatus.BOUNCED,
+    SubscriberStatus.COMPLAINED,
+    SubscriberStatus.ERASED,
+)
+
+
+def storable(form: Form, field: Field) -> None:
+    """Neither database stores a NUL character; say so rather than fail."""
+    if "\x00" in (field.data or ""):
+        raise ValidationError("This cannot contain a NUL character.")
 
 
 class LoginForm(FlaskForm):
@@ -62,3 +84,63 @@ class StaffForm(FlaskForm):
     email = EmailField("Email address", validators=[InputRequired(), Length(max=320)])
     role = SelectField("Role", choices={"editor": "Editor", "admin": "Admin"})
     password = PasswordField("Password", validators=[InputRequired(), Length(min=12, max=1024)])
+
+
+class TopicEditForm(FlaskForm):
+    name = StringField("Name", validators=[InputRequired(), Length(max=MAX_NAME_LENGTH), storable])
+    description = TextAreaField(
+        "Description",
+        validators=[Optional(), Length(max=MAX_DESCRIPTION_LENGTH), storable],
+    )
+
+
+class PasswordResetForm(FlaskForm):
+    password = PasswordField(
+        "New password",
+        validators=[InputRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)],
+    )
+    confirm = PasswordField(
+        "The new password again",
+        validators=[InputRequired(), EqualTo("password", "The two passwords are not the same.")],
+    )
+
+
+class ApiTokenForm(FlaskForm):
+    """Choices: the active staff accounts, id → address."""
+
+    staff_id = SelectField("For the staff account", coerce=int)
+
+
+class SubscriberFilterForm(Form):
+    """The subscriber list's search and filters, from the query string (a GET: no CSRF)."""
+
+    q = StringField("Address contains", validators=[Length(max=MAX_ADDRESS_LENGTH), storable])
+    topic = SelectField("Topic", default="")
+    status = SelectField(
+        "Status", default="", choices={"": "Any status", **{s: s.capitalize() for s in STATUSES}}
+    )
+
+
+class AddSubscriberForm(FlaskForm):
+    email = StringField(
+        "Email address", validators=[InputRequired(), Length(max=MAX_ADDRESS_LENGTH)]
+    )
+    topics = TopicsField("Topics", validators=[InputRequired("Choose at least one topic.")])
+    basis = TextAreaField(
+        "Basis of consent: how and when this person asked to be emailed",
+        validators=[
+            InputRequired("Say on what basis this person agreed to be emailed."),
+            Length(max=MAX_BASIS),
+            storable,
+        ],
+    )
+
+    def validate_email(self, field: StringField) -> None:
+        try:
+            field.data = normalise_address(field.data or "")
+        except InvalidAddress as error:
+            raise ValidationError(str(error)) from error
+
+    def validate_basis(self, field: TextAreaField) -> None:
+        if not (field.data or "").strip():
+            raise ValidationError("Say on what basis this person agreed to be emailed.")

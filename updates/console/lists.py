@@ -1,10 +1,9 @@
-"""Subscribers, the suppression list, staff accounts and the audit log."""
+"""The suppression list, the audit log and the CSV exports."""
 
 from __future__ import annotations
 
 import csv
 import io
-import itertools
 
 from flask import (
     Response,
@@ -16,70 +15,23 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from sqlalchemy import delete, select
+from sqlalchemy import Row, Select, delete, select
 
-from ..addresses import InvalidAddress, address_key, normalise_address
-from ..consent import Evidence, Source
+from ..addresses import InvalidAddress, normalise_address
 from ..extensions import db
 from ..models import (
     AuditEvent,
     ConsentEvent,
     ConsentStatement,
-    StaffUser,
     Subscriber,
     Subscription,
     Suppression,
     Topic,
 )
-from ..staff import StaffError, add_staff
-from ..subscriptions import erase
 from ..suppression import suppress
 from . import blueprint
-from .access import admin_only, audit, staff_only
-from .forms import ButtonForm, StaffForm, SuppressionForm
-
-
-@blueprint.route("/subscribers")
-@staff_only
-def subscribers():
-    query = (request.args.get("q") or "").strip()[:320]
-    found = []
-    if query:
-        found = db.session.scalars(
-            select(Subscriber)
-            .where(Subscriber.email_key.contains(address_key(query)))
-            .order_by(Subscriber.id)
-            .limit(100)
-        ).all()
-    return render_template("console/subscribers.html", query=query, subscribers=found)
-
-
-@blueprint.route("/subscribers/<int:subscriber_id>")
-@staff_only
-def subscriber(subscriber_id: int):
-    person = db.session.get(Subscriber, subscriber_id) or abort(404)
-    events = db.session.scalars(
-        select(ConsentEvent)
-        .where(ConsentEvent.subscriber_id == subscriber_id)
-        .order_by(ConsentEvent.id)
-    ).all()
-    return render_template(
-        "console/subscriber.html", subscriber=person, events=events, button=ButtonForm()
-    )
-
-
-@blueprint.route("/subscribers/<int:subscriber_id>/erase", methods=["POST"])
-@admin_only
-def erase_subscriber(subscriber_id: int):
-    person = db.session.get(Subscriber, subscriber_id) or abort(404)
-    if not ButtonForm().validate():
-        abort(400)
-    if person.status != "erased":
-        erase(person, Evidence(source=Source.STAFF))
-        audit("subscriber erased", str(subscriber_id))
-        db.session.commit()
-    flash("The subscriber's personal data has been erased.")
-    return redirect(url_for(".subscriber", subscriber_id=subscriber_id), code=303)
+from .access import admin_only, audit
+from .forms import ButtonForm, SuppressionForm
 
 
 @blueprint.route("/suppressions", methods=["GET", "POST"])
@@ -125,30 +77,6 @@ def remove_suppression(suppression_id: int):
     return redirect(url_for(".suppressions"), code=303)
 
 
-@blueprint.route("/staff", methods=["GET", "POST"])
-@admin_only
-def staff():
-    form = StaffForm()
-    if request.method == "POST":
-        if not form.validate():
-            return _render_staff(form), 400
-        try:
-            account = add_staff(form.email.data, form.role.data, form.password.data)
-        except StaffError as error:
-            form.email.errors = [str(error)]
-            return _render_staff(form), 400
-        audit("staff added", f"{account.email} ({account.role})")
-        db.session.commit()
-        flash(f"Added {account.email}.")
-        return redirect(url_for(".staff"), code=303)
-    return _render_staff(form)
-
-
-def _render_staff(form: StaffForm) -> str:
-    accounts = db.session.scalars(select(StaffUser).order_by(StaffUser.email)).all()
-    return render_template("console/staff.html", form=form, accounts=accounts)
-
-
 @blueprint.route("/audit")
 @admin_only
 def audit_log():
@@ -156,14 +84,19 @@ def audit_log():
     return render_template("console/audit.html", events=events.all())
 
 
-def _csv(rows, filename: str) -> Response:
-    """Stream rows as CSV, a chunk at a time, as an attachment."""
+def _csv(header: tuple[str, ...], query: Select, filename: str, shape=tuple) -> Response:
+    """Stream the query's rows, each through `shape`, as a CSV attachment, a chunk at a time.
+
+    The query runs inside the stream: by the time the body is sent the view's transaction has
+    ended, and with it a PostgreSQL server-side cursor opened there.
+    """
 
     def lines():
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        for row in rows:
-            writer.writerow(row)
+        writer.writerow(header)
+        for row in db.session.execute(query.execution_options(yield_per=1000)):
+            writer.writerow(shape(row))
             if buffer.tell() > 64_000:
                 yield buffer.getvalue()
                 buffer.seek(0)
@@ -197,9 +130,8 @@ def export_subscribers():
         query = query.where(Topic.slug == slug)
     audit("subscribers exported", slug or "all topics")
     db.session.commit()
-    rows = db.session.execute(query.execution_options(yield_per=1000))
-    header = [("email", "status", "topic", "frequency", "confirmed_at")]
-    return _csv(itertools.chain(header, rows), f"subscribers-{slug or 'all'}.csv")
+    header = ("email", "status", "topic", "frequency", "confirmed_at")
+    return _csv(header, query, f"subscribers-{slug or 'all'}.csv")
 
 
 @blueprint.route("/exports/consent.csv")
@@ -222,11 +154,10 @@ def export_consent():
     )
     audit("consent trail exported")
     db.session.commit()
-    rows = (
-        (email, at.isoformat() + "Z", action, source, " ".join(topics or []), text, ip, agent)
-        for email, at, action, source, topics, text, ip, agent in db.session.execute(
-            query.execution_options(yield_per=1000)
-        )
-    )
-    header = [("email", "at", "action", "source", "topics", "statement", "ip", "user_agent")]
-    return _csv(itertools.chain(header, rows), "consent-trail.csv")
+    header = ("email", "at", "action", "source", "topics", "statement", "ip", "user_agent")
+    return _csv(header, query, "consent-trail.csv", _consent_row)
+
+
+def _consent_row(row: Row) -> tuple:
+    email, at, action, source, topics, text, ip, agent = row
+    return (email, at.isoformat() + "Z", action, source, " ".join(topics or []), text, ip, agent)
