@@ -106,7 +106,11 @@ def _render_manage(subscriber: Subscriber, offered: list, form: ManageForm, toke
         token=token,
         topics=offered,
         frequencies={s.topic_id: s.frequency for s in subscriber.subscriptions},
-        other_topics=[s.topic for s in subscriber.subscriptions if s.topic_id not in offered_ids],
+        other_topics=[
+            s.topic
+            for s in subscriber.subscriptions
+            if s.topic_id not in offered_ids and not s.topic.archived
+        ],
         statement=statement_text(),
         unsubscribe_all_token=unsubscribe_token(subscriber),
     )
