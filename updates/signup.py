@@ -26,8 +26,8 @@ NOT_MAILABLE = {SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED, Subscribe
 
 
 @autocommit
-def request_signup(address: str, topics: list[Topic], evidence: Evidence) -> OutboundEmail | None:
-    """Record the request and owe the visitor an email; None when nothing may be sent.
+def request_signup(address: str, topics: list[Topic], evidence: Evidence) -> int | None:
+    """Record the request and owe the visitor an email; its id, or None if none may be sent.
 
     The visitor sees the same page whatever happens here, so this never reveals who subscribes.
     """
@@ -53,7 +53,9 @@ def request_signup(address: str, topics: list[Topic], evidence: Evidence) -> Out
     consent.record(
         subscriber, Action.REQUESTED, evidence, [topic.slug for topic in topics], statement
     )
-    return outbox.owe(kind, subscriber, request)
+    email = outbox.owe(kind, subscriber, request)
+    db.session.flush()
+    return email.id  # read before the commit, which would expire it and cost a reload
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,11 @@ def signup():
     if not form.validate():
         return render_signup(form), 400
     if not form.is_bot:
-        email = request_signup(
+        email_id = request_signup(
             form.email.data, form.chosen_topics(), Evidence.from_request(Source.FORM)
         )
-        if email is not None:
-            outbox.dispatch(email.id)
+        if email_id is not None:
+            outbox.dispatch(email_id)
     return render_template("check_inbox.html", address=form.email.data)
 
 
