@@ -8,6 +8,7 @@ from sqlalchemy import select
 from tests.factories import create_news, create_subscriber, create_test_digest
 from tests.helpers import form_values, page, path_of
 from tests.test_console import PASSWORD, form_with_button, people, sign_in  # noqa: F401
+from updates.embeds import allow_origin
 from updates.extensions import db
 from updates.links import manage_url
 from updates.models import (
@@ -16,6 +17,7 @@ from updates.models import (
     ConsentEvent,
     Delivery,
     Digest,
+    EmbedOrigin,
     StaffUser,
     Subscriber,
     Topic,
@@ -33,6 +35,7 @@ def ids(people):  # noqa: F811
     row, token = issue_api_token(editor)
     return {
         **people,
+        "origin": allow_origin("https://listed.example").id,
         "topic": db.session.scalar(select(Topic.id).where(Topic.slug == "lps")),
         "admin": find_staff("admin@example.org").id,
         "editor": editor.id,
@@ -74,7 +77,11 @@ def errors_on(response) -> str:
 
 
 ADMIN_GETS = ["/admin/topics/{topic}", "/admin/staff/{editor}/password", "/admin/tokens"]
-STAFF_GETS = ["/admin/subscribers?topic=lps&status=active", "/admin/subscribers/add"]
+STAFF_GETS = [
+    "/admin/subscribers?topic=lps&status=active",
+    "/admin/subscribers/add",
+    "/admin/embed?topics=lps",
+]
 ADMIN_POSTS = [
     "/admin/topics/{topic}",
     "/admin/topics/{topic}/hide",
@@ -86,6 +93,8 @@ ADMIN_POSTS = [
     "/admin/staff/{editor}/password",
     "/admin/tokens",
     "/admin/tokens/{token}/revoke",
+    "/admin/embed/origins",
+    "/admin/embed/origins/{origin}/remove",
 ]
 STAFF_POSTS = [
     "/admin/subscribers/add",
@@ -102,6 +111,7 @@ POST_DATA = {
     "email": "someone@example.org",
     "topics": "lps",
     "basis": "Asked at the stand",
+    "origin": "https://elsewhere.example",
 }
 
 
@@ -118,6 +128,7 @@ def assert_nothing_changed(ids) -> None:
         is None
     )
     assert db.session.get(Digest, ids["digest"]).status == "draft"
+    assert list(db.session.scalars(select(EmbedOrigin.origin))) == ["https://listed.example"]
     assert audit_actions() == []
 
 
@@ -353,6 +364,38 @@ def test_an_admin_resets_another_accounts_password_and_lifts_its_lockout(app, id
     assert audit_actions() == ["staff password reset"]
     detail = db.session.scalars(select(AuditEvent.detail)).one()
     assert detail == "editor@example.org" and NEW_PASSWORD not in detail
+
+
+def test_a_password_reset_ends_the_accounts_open_sessions(app, ids):
+    editor = signed_in(app, "editor")
+    assert editor.get("/admin/").status_code == 200
+    admin = signed_in(app, "admin")
+    path = f"/admin/staff/{ids['editor']}/password"
+    press(admin, path, "Set the new password", password=NEW_PASSWORD, confirm=NEW_PASSWORD)
+    response = editor.get("/admin/")
+    assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+    assert admin.get("/admin/").status_code == 200
+
+
+def test_an_admin_who_resets_their_own_password_stays_signed_in_there_only(app, ids):
+    elsewhere = signed_in(app, "admin")
+    admin = signed_in(app, "admin")
+    path = f"/admin/staff/{ids['admin']}/password"
+    response = press(
+        admin, path, "Set the new password", password=NEW_PASSWORD, confirm=NEW_PASSWORD
+    )
+    assert response.status_code == 303
+    assert admin.get("/admin/staff").status_code == 200
+    assert elsewhere.get("/admin/staff").status_code == 302
+
+
+def test_a_session_naming_an_old_or_malformed_version_signs_nobody_in(app, ids):
+    client = app.test_client()
+    for forged in (f"{ids['admin']}", f"{ids['admin']}.7", f"{ids['admin']}.x", "."):
+        with client.session_transaction() as session:
+            session["_user_id"] = forged
+            session["_fresh"] = True
+        assert client.get("/admin/").status_code == 302
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ def create_app(overrides: dict[str, object] | None = None) -> Flask:
         count = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
-    from . import api, console, errors, preferences, public, webhooks
+    from . import api, console, errors, headers, preferences, public, webhooks
 
     app.register_blueprint(public.blueprint)
     app.register_blueprint(preferences.blueprint)
@@ -46,6 +46,7 @@ def create_app(overrides: dict[str, object] | None = None) -> Flask:
 
         app.register_blueprint(devmail.blueprint)
     errors.register(app)
+    headers.register(app)
 
     from .cli import register_commands
 

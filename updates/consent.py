@@ -17,6 +17,7 @@ from .models import ConsentEvent, ConsentStatement, Subscriber
 
 class Source:
     FORM = "form"
+    EMBED = "embed"
     LINK = "link"
     ONE_CLICK = "one-click"
     IMPORT = "import"

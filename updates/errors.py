@@ -17,9 +17,9 @@ MESSAGES = {
 }
 
 
-def page_abort(template: str, status: int, **context: object) -> None:
+def page_abort(template: str, code: int, **context: object) -> None:
     """Stop the request with this page and status."""
-    abort(make_response(render_template(template, **context), status))
+    abort(make_response(render_template(template, **context), code))
 
 
 def _render(status: int, message: str) -> tuple[str, int]:

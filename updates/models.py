@@ -329,11 +329,16 @@ class StaffUser(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
+    # Part of every session's id: a new password bumps it, which ends the account's sessions.
+    session_version: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property
     def is_active(self) -> bool:  # Flask-Login: a deactivated account cannot sign in
         return self.active
+
+    def get_id(self) -> str:  # Flask-Login keeps this in the session cookie
+        return f"{self.id}.{self.session_version}"
 
     @property
     def is_admin(self) -> bool:
@@ -369,3 +374,13 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None]
 
     staff: Mapped[StaffUser] = relationship()
+
+
+class EmbedOrigin(db.Model):
+    """A site allowed to frame the embeddable sign-up form (CSP frame-ancestors)."""
+
+    __tablename__ = "embed_origins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    origin: Mapped[str] = mapped_column(String(300), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

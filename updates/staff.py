@@ -69,9 +69,13 @@ def all_staff() -> list[StaffUser]:
 
 @autocommit
 def set_password(staff: StaffUser, password: str) -> None:
-    """Give the account a new password (StaffError if too short or long) and lift any lockout."""
+    """Give the account a new password (StaffError if too short or long) and lift any lockout.
+
+    Every session the account has open ends with the old password.
+    """
     _check_password(password)
     staff.password_hash = _hasher.hash(password)
+    staff.session_version += 1
     staff.failed_logins = 0
     staff.locked_until = None
 

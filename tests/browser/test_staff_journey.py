@@ -1,4 +1,5 @@
-"""Staff sign in, write two updates, compose a digest for two topics, send it, watch it finish."""
+"""Staff sign in, write two updates, compose a digest for two topics, preview it as two
+subscribers, send it and watch it finish."""
 
 from __future__ import annotations
 
@@ -52,13 +53,31 @@ def test_staff_write_compose_send_and_watch_a_digest_finish(
     expect(page.get_by_role("heading", level=1)).to_have_text("December round-up")
     expect(page.locator('[data-field="status"]')).to_have_text("draft")
 
+    page.get_by_role("link", name="Preview").click()
+    for address, shown, hidden in (
+        ("both@example.org", "Summit dates announced", None),
+        ("care@example.org", "Care guidance published", "Summit dates announced"),
+    ):
+        page.get_by_label("Preview as a subscriber").fill(address)
+        page.get_by_role("button", name="Show their email").click()
+        expect(page.locator("main")).to_contain_text(f"Showing the email for {address}")
+        email = page.frame_locator("iframe[title='HTML version']")
+        expect(email.locator("body")).to_contain_text(shown)
+        expect(email.locator("body")).to_contain_text("Care guidance published")
+        if hidden:
+            expect(email.locator("body")).not_to_contain_text(hidden)
+            expect(page.locator("pre")).not_to_contain_text(hidden)
+        expect(page.locator("pre")).to_contain_text(shown)
+    snapshot(page, tmp_path, "2-preview")
+    page.get_by_role("link", name="Back to the digest").click()
+
     page.get_by_role("button", name="Send", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("Digest sending")
     run_jobs()
     # The page polls for progress: no reload needed to see it finish.
     expect(page.locator('[data-field="status"]')).to_have_text("sent", timeout=15_000)
     expect(page.locator('[data-field="sent"]')).to_have_text("2")
-    snapshot(page, tmp_path, "2-sent")
+    snapshot(page, tmp_path, "3-sent")
 
     [both] = mail_server.messages_to("both@example.org")
     [care] = mail_server.messages_to("care@example.org")

@@ -4,4 +4,14 @@ from flask import Blueprint
 
 blueprint = Blueprint("console", __name__, url_prefix="/admin")
 
-from . import admin, auth, charts, content, imports, lists, people, sending  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    admin,
+    auth,
+    charts,
+    content,
+    embed,
+    imports,
+    lists,
+    people,
+    sending,
+)

@@ -14,9 +14,15 @@ from ..models import AuditEvent, StaffUser
 
 
 @login_manager.user_loader
-def load_staff(staff_id: str) -> StaffUser | None:
-    staff = db.session.get(StaffUser, int(staff_id)) if staff_id.isdigit() else None
-    return staff if staff is not None and staff.active else None
+def load_staff(session_id: str) -> StaffUser | None:
+    """The account a session names, unless it was deactivated or its password changed since."""
+    staff_id, _, version = session_id.partition(".")
+    if not (staff_id.isdigit() and version.isdigit()):
+        return None
+    staff = db.session.get(StaffUser, int(staff_id))
+    if staff is None or not staff.active or staff.session_version != int(version):
+        return None
+    return staff
 
 
 def staff_only(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask_login import current_user, login_user
 
 from ..extensions import db
 from ..models import ApiToken, StaffUser, Topic
@@ -201,6 +201,8 @@ def staff_password(staff_id: int):
             return render_template("console/password.html", account=account, form=form), 400
         audit("staff password reset", account.email)
         db.session.commit()
+        if account.id == current_user.id:
+            login_user(account)  # the new password ended every session, this one included
         flash(f"{account.email} has a new password. Tell them it through a private channel.")
         return redirect(url_for(".staff"), code=303)
     return render_template("console/password.html", account=account, form=form)

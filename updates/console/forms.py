@@ -144,3 +144,10 @@ class AddSubscriberForm(FlaskForm):
     def validate_basis(self, field: TextAreaField) -> None:
         if not (field.data or "").strip():
             raise ValidationError("Say on what basis this person agreed to be emailed.")
+
+
+class EmbedOriginForm(FlaskForm):
+    origin = StringField(
+        "Site address, for example https://www.example.org (no path)",
+        validators=[InputRequired(), Length(max=300)],
+    )

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 blueprint = Blueprint("public", __name__)
 
-from . import archive, views  # noqa: E402,F401
+from . import archive, embed, views  # noqa: E402,F401

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from urllib.parse import urlsplit
+
+from flask import current_app, request
 from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, StringField
+from wtforms.csrf.core import CSRF
 from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from .. import tokens
 from ..addresses import MAX_ADDRESS_LENGTH, InvalidAddress, normalise_address
 from ..models import Topic
+
+EMBED_FORM = "embed-form"
 
 
 class TopicsField(SelectMultipleField):
@@ -52,6 +58,49 @@ class SignupForm(FlaskForm):
     def chosen_topics(self) -> list[Topic]:
         chosen = set(self.topics.data or [])
         return [topic for topic in self.topic_list if topic.slug in chosen]
+
+
+def _posted_from_our_page() -> bool:
+    """What the browser says about where a POST came from, when it says anything."""
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site is not None and fetch_site != "same-origin":
+        return False
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    ours = urlsplit(request.host_url)
+    return origin == f"{ours.scheme}://{ours.netloc}"
+
+
+class EmbedCSRF(CSRF):
+    """CSRF for the form inside another site's iframe, where no session cookie is sent.
+
+    The token is signed and dated instead of tied to a session. What stops a forged post is
+    the browser's word on where it came from: only the embedded page itself, on our origin,
+    may submit it.
+    """
+
+    def generate_csrf_token(self, csrf_token_field: object) -> str:
+        return tokens.make_token(EMBED_FORM, "sign-up")
+
+    def validate_csrf_token(self, form: object, field: StringField) -> None:
+        if not _posted_from_our_page():
+            raise ValidationError("This form can only be sent from its own page.")
+        try:
+            tokens.read_token(EMBED_FORM, field.data or "", max_age_days=1)
+        except tokens.ExpiredToken as error:
+            raise ValidationError(
+                "This form has expired. Reload the page and try again."
+            ) from error
+        except tokens.InvalidToken as error:
+            raise ValidationError(
+                "This form was not sent from our page. Reload it and try again."
+            ) from error
+
+
+class EmbedSignupForm(SignupForm):
+    class Meta:
+        csrf_class = EmbedCSRF
 
 
 class ConfirmForm(FlaskForm):

@@ -1,0 +1,44 @@
+"""The compact sign-up form that other sites put in an iframe."""
+
+from __future__ import annotations
+
+from flask import render_template, request
+
+from .. import outbox
+from ..consent import Evidence, Source, statement_text
+from ..embeds import EmbedError, embedded_topics
+from ..errors import page_abort
+from ..extensions import csrf
+from ..ratelimits import per_address_mail_limit, per_ip_signup_limit
+from ..signup import request_signup
+from . import blueprint
+from .forms import EmbedSignupForm
+
+
+@blueprint.route("/embed", methods=["GET", "POST"])
+@csrf.exempt  # the form checks its own token: a framed page gets no session cookie
+@per_ip_signup_limit
+@per_address_mail_limit
+def embed():
+    try:
+        topics = embedded_topics(request.args.get("topics", "")[:2000])
+    except EmbedError as error:
+        page_abort(
+            "error.html", 400, status=400, message=f"This sign-up form is out of date: {error}."
+        )
+    form = EmbedSignupForm(topics)
+    if request.method == "GET":
+        return render_embed(form)
+    if not form.validate():
+        return render_embed(form), 400
+    if not form.is_bot:
+        email_id = request_signup(
+            form.email.data, form.chosen_topics(), Evidence.from_request(Source.EMBED)
+        )
+        if email_id is not None:
+            outbox.dispatch(email_id)
+    return render_template("check_inbox.html", address=form.email.data, layout="embed/_layout.html")
+
+
+def render_embed(form: EmbedSignupForm) -> str:
+    return render_template("embed/signup.html", form=form, statement=statement_text())
