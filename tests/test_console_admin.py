@@ -526,7 +526,12 @@ def test_staff_add_a_subscriber_by_hand_with_the_basis_of_their_consent(app, ids
     [event] = db.session.scalars(
         select(ConsentEvent).where(ConsentEvent.subscriber_id == person.id)
     )
-    assert (event.source, event.topics, event.statement.text) == ("staff", ["care", "lps"], basis)
+    assert (event.action, event.source, event.topics, event.statement.text) == (
+        "added",
+        "staff",
+        ["care", "lps"],
+        basis,
+    )
     assert event.ip is None and event.user_agent is None
     assert audit_actions() == ["subscriber added"]
     assert "new.person" not in db.session.scalars(select(AuditEvent.detail)).one().lower()

@@ -31,6 +31,7 @@ class Action:
     TOPICS_CHANGED = "changed-topics"
     UNSUBSCRIBED = "unsubscribed"
     IMPORTED = "imported"
+    ADDED = "added"  # by staff, by hand, on a basis they give
     ERASED = "erased"
 
 

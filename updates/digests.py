@@ -2,30 +2,36 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 
 from . import queues
 from .content import ContentError, check_text, render_markdown, topics_for_slugs
 from .extensions import db
 from .models import (
+    Batch,
     Delivery,
     DeliveryStatus,
     Digest,
     DigestKind,
     DigestStatus,
     DigestUpdate,
+    Subscriber,
     Update,
+    digest_topics,
+    update_topics,
     utcnow,
 )
 from .transaction import autocommit
 
 START_JOB = "updates.delivery.start_digest"  # by name: the request path never imports jobs
 KINDS = (DigestKind.ANNOUNCEMENT, DigestKind.DIGEST)
+FAILURES_SHOWN = 500
 
 
 class DigestStateError(ValueError):
@@ -160,3 +166,87 @@ def progress(digest_id: int) -> Progress:
         failed=counts.get(DeliveryStatus.FAILED, 0),
         skipped=counts.get(DeliveryStatus.SKIPPED, 0),
     )
+
+
+def failed_deliveries(digest_id: int, limit: int = FAILURES_SHOWN) -> list[tuple[str | None, str]]:
+    """(address, last error) of the digest's failed deliveries; the address is None if erased."""
+    rows = db.session.execute(
+        select(Subscriber.email, Delivery.last_error)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.digest_id == digest_id, Delivery.status == DeliveryStatus.FAILED)
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    return [(email, error or "") for email, error in rows]
+
+
+def retry_failed(digest: Digest) -> int:
+    """Send a sent digest's failed deliveries again; returns how many there were.
+
+    If Redis is down the batches wait for the sweeper, which re-enqueues those of every
+    sending digest.
+    """
+    count = _reopen_failed(digest)
+    queues.try_enqueue(queues.SEND, START_JOB, digest.id, job_timeout=600)
+    return count
+
+
+@autocommit
+def _reopen_failed(digest: Digest) -> int:
+    """sent → sending, its failed deliveries pending again with a fresh count of attempts."""
+    reopened = db.session.execute(
+        update(Digest)
+        .where(Digest.id == digest.id, Digest.status == DigestStatus.SENT)
+        .values(status=DigestStatus.SENDING, finished_at=None, note=None)
+    ).rowcount
+    if not reopened:
+        db.session.refresh(digest)
+        raise DigestStateError(f"a {digest.status} digest cannot be retried")
+    failed = (Delivery.digest_id == digest.id) & (Delivery.status == DeliveryStatus.FAILED)
+    db.session.execute(
+        update(Batch)
+        .where(
+            Batch.digest_id == digest.id,
+            exists().where(failed, Delivery.id.between(Batch.first_id, Batch.last_id)),
+        )
+        .values(done=False)
+        .execution_options(synchronize_session=False)
+    )
+    count = db.session.execute(
+        update(Delivery)
+        .where(failed)
+        .values(status=DeliveryStatus.PENDING, attempts=0)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not count:
+        raise DigestStateError("the digest has no failed deliveries to retry")
+    return count
+
+
+def unsent_updates(candidates: list[Update]) -> list[int]:
+    """Ids of those updates published since the last digest sent to any of their topics.
+
+    A digest's updates are fixed when it is composed, so that is the moment that counts; and
+    only digests count, not announcements, which digest-only subscribers never receive.
+    """
+    topics_of: dict[int, set[int]] = defaultdict(set)
+    for update_id, topic_id in db.session.execute(
+        select(update_topics.c.update_id, update_topics.c.topic_id).where(
+            update_topics.c.update_id.in_([u.id for u in candidates])
+        )
+    ):
+        topics_of[update_id].add(topic_id)
+    last_sent = dict(
+        db.session.execute(
+            select(digest_topics.c.topic_id, func.max(Digest.created_at))
+            .join(Digest, Digest.id == digest_topics.c.digest_id)
+            .where(Digest.status == DigestStatus.SENT, Digest.kind == DigestKind.DIGEST)
+            .group_by(digest_topics.c.topic_id)
+        ).all()
+    )
+    return [
+        u.id
+        for u in candidates
+        if u.published_at is not None
+        and all(last_sent.get(t) is None or u.published_at > last_sent[t] for t in topics_of[u.id])
+    ]

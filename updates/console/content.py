@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from .. import digests, queues
 from ..content import ContentError, create_update
 from ..extensions import db
 from ..models import (
     Digest,
-    DigestKind,
-    DigestStatus,
     Update,
-    digest_topics,
-    update_topics,
 )
 from ..topics import active_subscriber_counts, all_topics
 from . import blueprint
@@ -32,42 +27,6 @@ def _ids_in_range(endpoint: str | None, values: dict[str, Any] | None) -> None:
     """An id too large for its column names nothing: 404, rather than PostgreSQL's refusal."""
     if values and any(isinstance(v, int) and v > MAX_ID for v in values.values()):
         abort(404)
-
-
-# -- data ------------------------------------------------------------------------------------
-# This belongs in updates/digests.py; it is here while that module is being changed by others.
-
-
-def unsent_updates(candidates: list[Update]) -> list[int]:
-    """Ids of those updates published since the last digest sent to any of their topics.
-
-    A digest's updates are fixed when it is composed, so that is the moment that counts; and
-    only digests count, not announcements, which digest-only subscribers never receive.
-    """
-    topics_of: dict[int, set[int]] = defaultdict(set)
-    for update_id, topic_id in db.session.execute(
-        select(update_topics.c.update_id, update_topics.c.topic_id).where(
-            update_topics.c.update_id.in_([u.id for u in candidates])
-        )
-    ):
-        topics_of[update_id].add(topic_id)
-    last_sent = dict(
-        db.session.execute(
-            select(digest_topics.c.topic_id, func.max(Digest.created_at))
-            .join(Digest, Digest.id == digest_topics.c.digest_id)
-            .where(Digest.status == DigestStatus.SENT, Digest.kind == DigestKind.DIGEST)
-            .group_by(digest_topics.c.topic_id)
-        ).all()
-    )
-    return [
-        u.id
-        for u in candidates
-        if u.published_at is not None
-        and all(last_sent.get(t) is None or u.published_at > last_sent[t] for t in topics_of[u.id])
-    ]
-
-
-# -- views -----------------------------------------------------------------------------------
 
 
 @blueprint.route("/")
@@ -125,7 +84,7 @@ def digest_list():
     )
     form.updates.choices = {u.id: u.title for u in recent_updates}
     if request.method == "GET":
-        form.updates.data = unsent_updates(recent_updates)
+        form.updates.data = digests.unsent_updates(recent_updates)
     if request.method == "POST":
         if not form.validate():
             return _render_digests(form, recent_updates), 400

@@ -2,91 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
-from redis.exceptions import RedisError
-from sqlalchemy import exists, select, update
 
 from .. import digests, queues
-from ..delivery import enqueue_batches
 from ..extensions import db
-from ..models import Batch, Delivery, DeliveryStatus, Digest, DigestStatus, Subscriber
+from ..models import Digest
 from ..newsletter import Recipient, Variant
 from ..subscribers import find_by_address
-from ..transaction import autocommit
 from . import blueprint
 from .access import audit, staff_only
 from .forms import ButtonForm, SendForm
-
-log = logging.getLogger(__name__)
-FAILURES_SHOWN = 500
-
-# -- data ------------------------------------------------------------------------------------
-# These belong in updates/digests.py; they are here while that module is being changed by others.
-
-
-def failed_deliveries(digest_id: int, limit: int = FAILURES_SHOWN) -> list[tuple[str | None, str]]:
-    """(address, last error) of the digest's failed deliveries; the address is None if erased."""
-    rows = db.session.execute(
-        select(Subscriber.email, Delivery.last_error)
-        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-        .where(Delivery.digest_id == digest_id, Delivery.status == DeliveryStatus.FAILED)
-        .order_by(Delivery.id)
-        .limit(limit)
-    )
-    return [(email, error or "") for email, error in rows]
-
-
-def retry_failed(digest: Digest) -> int:
-    """Send a sent digest's failed deliveries again; returns how many there were.
-
-    If Redis is down the batches wait for the sweeper, which re-enqueues those of every
-    sending digest.
-    """
-    count = _reopen_failed(digest)
-    try:
-        enqueue_batches(digest.id)
-    except RedisError as error:
-        log.warning("digest %s: retry not enqueued (%s); the sweeper will", digest.id, error)
-    return count
-
-
-@autocommit
-def _reopen_failed(digest: Digest) -> int:
-    """sent → sending, its failed deliveries pending again with a fresh count of attempts."""
-    reopened = db.session.execute(
-        update(Digest)
-        .where(Digest.id == digest.id, Digest.status == DigestStatus.SENT)
-        .values(status=DigestStatus.SENDING, finished_at=None, note=None)
-    ).rowcount
-    if not reopened:
-        db.session.refresh(digest)
-        raise digests.DigestStateError(f"a {digest.status} digest cannot be retried")
-    failed = (Delivery.digest_id == digest.id) & (Delivery.status == DeliveryStatus.FAILED)
-    db.session.execute(
-        update(Batch)
-        .where(
-            Batch.digest_id == digest.id,
-            exists().where(failed, Delivery.id.between(Batch.first_id, Batch.last_id)),
-        )
-        .values(done=False)
-        .execution_options(synchronize_session=False)
-    )
-    count = db.session.execute(
-        update(Delivery)
-        .where(failed)
-        .values(status=DeliveryStatus.PENDING, attempts=0)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if not count:
-        raise digests.DigestStateError("the digest has no failed deliveries to retry")
-    return count
-
-
-# -- views -----------------------------------------------------------------------------------
 
 
 def _digest(digest_id: int) -> Digest:
@@ -105,8 +33,8 @@ def digest_detail(digest_id: int):
         "console/digest.html",
         digest=digest,
         progress=progress,
-        failures=failed_deliveries(digest.id) if progress.failed else [],
-        failures_shown=FAILURES_SHOWN,
+        failures=digests.failed_deliveries(digest.id) if progress.failed else [],
+        failures_shown=digests.FAILURES_SHOWN,
         button=ButtonForm(),
         send_form=SendForm(),
     )
@@ -170,7 +98,7 @@ def digest_retry(digest_id: int):
     if not ButtonForm().validate():
         abort(400)
     try:
-        count = retry_failed(digest)
+        count = digests.retry_failed(digest)
     except digests.DigestStateError as error:
         flash(str(error).capitalize() + ".")
         return redirect(url_for(".digest_detail", digest_id=digest.id), code=303)
