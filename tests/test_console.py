@@ -8,7 +8,7 @@ from sqlalchemy import select
 from tests.factories import create_news, create_subscriber, create_test_digest, create_topics
 from tests.helpers import form_values, page
 from updates.extensions import db
-from updates.models import AuditEvent, Digest, StaffUser, Suppression
+from updates.models import AuditEvent, Digest, StaffUser, Suppression, Update
 from updates.staff import add_staff
 
 PASSWORD = "correct horse battery staple"
@@ -28,10 +28,9 @@ def people(app):
 
 
 def form_with_button(html, label: str):
-    """The form whose submit button reads `label` (the nav's sign-out form is a form too)."""
+    """The form with a submit button that reads `label` (the nav's sign-out form is a form too)."""
     for form in html.find_all("form", method="post"):
-        button = form.find("button")
-        if button is not None and button.get_text().strip() == label:
+        if any(button.get_text().strip() == label for button in form.find_all("button")):
             return form
     raise AssertionError(f"no form with a {label!r} button")
 
@@ -196,6 +195,28 @@ def test_an_editor_writes_composes_and_sends_and_staff_can_watch_it_finish(
     }
     actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
     assert actions == ["update published", "digest composed", "digest sending"]
+
+
+def test_an_update_is_previewed_as_readers_will_see_it_and_nothing_is_saved(app, people):
+    client = app.test_client()
+    sign_in(client, "editor@example.org")
+    form = form_values(form_with_button(page(client.get("/admin/updates")), "Preview"))
+    body = "Councils get **more**.\n\n<script>alert(1)</script>\n\n[Read](javascript:alert(2))"
+    form.update(title="", body=body, action="preview")
+    response = client.post("/admin/updates", data=form)
+    assert response.status_code == 200
+    shown = page(response)
+    rendered = shown.select_one(".preview .rendered")
+    assert rendered.find("strong").get_text() == "more"
+    assert rendered.find("script") is None
+    assert [a for a in rendered.find_all("a") if "javascript" in a.get("href", "")] == []
+    assert shown.find("textarea", attrs={"name": "body"}).get_text().strip() == body
+    assert shown.select(".error-message") == []
+    assert db.session.scalars(select(Update).where(Update.title == "")).all() == []
+    assert db.session.scalars(select(AuditEvent)).all() == []
+
+    form.update(body="")
+    assert client.post("/admin/updates", data=form).status_code == 400
 
 
 def test_preview_shows_what_a_chosen_subscriber_receives(app, people):

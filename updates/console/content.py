@@ -8,7 +8,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from .. import digests, queues
-from ..content import ContentError, create_update
+from ..content import ContentError, create_update, render_markdown
 from ..extensions import db
 from ..models import (
     Digest,
@@ -47,6 +47,8 @@ def dashboard():
 def updates():
     form = UpdateForm()
     form.topics.choices = {t.slug: t.name for t in all_topics() if not t.archived}
+    if request.method == "POST" and request.form.get("action") == "preview":
+        return _preview_update(form)
     if request.method == "POST":
         if not form.validate():
             return _render_updates(form), 400
@@ -62,9 +64,18 @@ def updates():
     return _render_updates(form)
 
 
-def _render_updates(form: UpdateForm) -> str:
+def _preview_update(form: UpdateForm) -> tuple[str, int]:
+    """The body as subscribers will read it, beside the form still filled in; nothing is saved."""
+    form.validate()
+    if form.csrf_token.errors or form.body.errors:
+        return _render_updates(form), 400
+    form.title.errors = form.topics.errors = []  # these can wait until publishing
+    return _render_updates(form, preview=render_markdown(form.body.data)), 200
+
+
+def _render_updates(form: UpdateForm, preview: str | None = None) -> str:
     recent = db.session.scalars(select(Update).order_by(Update.id.desc()).limit(50)).all()
-    return render_template("console/updates.html", form=form, updates=recent)
+    return render_template("console/updates.html", form=form, updates=recent, preview=preview)
 
 
 @blueprint.route("/digests", methods=["GET", "POST"])
