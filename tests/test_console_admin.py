@@ -20,6 +20,7 @@ from updates.models import (
     EmbedOrigin,
     StaffUser,
     Subscriber,
+    Suppression,
     Topic,
 )
 from updates.staff import find_staff, issue_api_token
@@ -616,6 +617,16 @@ def progress_of(client, digest_id: int) -> dict:
     return client.get(f"/admin/digests/{digest_id}/progress").get_json()
 
 
+def delivered_to(client, subscriber_id: int) -> list[list[str]]:
+    """The subscriber page's digests: subject, status, when sent and attempts of each."""
+    html = page(client.get(f"/admin/subscribers/{subscriber_id}"))
+    table = html.find("h2", string="Digests sent to them").find_next("table")
+    rows = [
+        [td.get_text() for td in tr.find_all("td")] for tr in table.find("tbody").find_all("tr")
+    ]
+    return [row[:4] for row in rows]
+
+
 def test_failed_deliveries_are_listed_and_retried_once_the_cause_is_gone(
     app, ids, run_jobs, mail_server
 ):
@@ -634,6 +645,7 @@ def test_failed_deliveries_are_listed_and_retried_once_the_cause_is_gone(
     cells = [td.get_text() for td in report.find("tbody").find_all("td")]
     assert cells[0] == "reader@example.org"
     assert "550" in cells[1] and "Rejected by policy" in cells[1]
+    assert delivered_to(editor, ids["subscriber"]) == [["Programme news", "failed", "", "1"]]
 
     assert press(editor, path, "Retry failed").status_code == 303
     db.session.expire_all()
@@ -654,6 +666,9 @@ def test_failed_deliveries_are_listed_and_retried_once_the_cause_is_gone(
         select(Delivery).where(Delivery.subscriber_id == ids["subscriber"])
     )
     assert delivery.last_error is None
+    [[subject, status, sent_at, attempts]] = delivered_to(editor, ids["subscriber"])
+    assert (subject, status, attempts) == ("Programme news", "sent", "1")
+    assert sent_at.startswith(str(delivery.sent_at.year))
     assert page(editor.get(path)).find(id="failures") is None
     assert audit_actions() == ["digest sending", "digest retried"]
 
@@ -694,3 +709,29 @@ def test_compose_ticks_the_updates_published_since_the_last_digest_to_their_topi
     # announcement to care does not count, as digest-only subscribers never received it.
     assert ticked == {after_lps.id, before_care.id}
     assert before_both.id not in ticked
+
+
+def test_an_admin_lifts_a_suppression_only_with_a_reason_and_never_for_the_erased(app, ids):
+    admin = signed_in(app, "admin")
+    form = form_with_button(page(admin.get("/admin/suppressions")), "Remove")
+    path = form["action"]
+    assert admin.post(path, data={**form_values(form), "reason": ""}).status_code == 400
+    assert "This field is required." in errors_on(admin.post(path, data=form_values(form)))
+    assert db.session.get(Suppression, ids["suppression"]) is not None
+
+    reason = "Asked by phone to be emailed again"
+    assert admin.post(path, data={**form_values(form), "reason": reason}).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Suppression, ids["suppression"]) is None
+    assert audit_actions() == ["suppression removed"]
+    assert db.session.scalars(select(AuditEvent.detail)).one() == f"old@example.org: {reason}"
+
+    suppress("erased@example.org", "erased")
+    db.session.commit()
+    erased = db.session.scalar(select(Suppression).where(Suppression.reason == "erased"))
+    response = admin.post(
+        f"/admin/suppressions/{erased.id}/remove",
+        data={"csrf_token": csrf_token(admin, "/admin/suppressions"), "reason": reason},
+    )
+    assert response.status_code == 303
+    assert db.session.get(Suppression, erased.id) is not None

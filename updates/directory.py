@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -12,12 +13,22 @@ from . import consent
 from .addresses import address_key
 from .consent import Action, Evidence, Source
 from .extensions import db
-from .models import Subscriber, SubscriberStatus, Subscription, Topic, utcnow
+from .models import (
+    ConsentEvent,
+    Delivery,
+    Digest,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    Topic,
+    utcnow,
+)
 from .subscribers import find_or_create, is_suppressed
 from .topics import all_topics
 from .transaction import autocommit
 
 SHOWN = 100
+DELIVERIES_SHOWN = 100
 
 
 @dataclass(frozen=True)
@@ -110,3 +121,37 @@ def _subscribe_by_hand(address: str, topic_slugs: list[str], basis: str) -> Adde
         )
     db.session.flush()
     return Added(subscriber, added, activated)
+
+
+def consent_trail(subscriber_id: int) -> list[ConsentEvent]:
+    query = select(ConsentEvent).where(ConsentEvent.subscriber_id == subscriber_id)
+    return list(db.session.scalars(query.order_by(ConsentEvent.id)))
+
+
+@dataclass(frozen=True)
+class Sent:
+    digest_id: int
+    subject: str
+    status: str
+    attempts: int
+    sent_at: datetime | None
+    last_error: str | None
+
+
+def deliveries_to(subscriber_id: int, limit: int = DELIVERIES_SHOWN) -> list[Sent]:
+    """The digests addressed to the subscriber, newest first, and what became of each."""
+    rows = db.session.execute(
+        select(
+            Delivery.digest_id,
+            Digest.subject,
+            Delivery.status,
+            Delivery.attempts,
+            Delivery.sent_at,
+            Delivery.last_error,
+        )
+        .join(Digest, Digest.id == Delivery.digest_id)
+        .where(Delivery.subscriber_id == subscriber_id)
+        .order_by(Delivery.id.desc())
+        .limit(limit)
+    )
+    return [Sent(*row) for row in rows]

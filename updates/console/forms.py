@@ -80,6 +80,12 @@ class SuppressionForm(FlaskForm):
     reason = StringField("Reason", validators=[InputRequired(), Length(max=30)])
 
 
+class UnsuppressForm(FlaskForm):
+    reason = StringField(
+        "Why may they be emailed again?", validators=[InputRequired(), Length(max=300), storable]
+    )
+
+
 class StaffForm(FlaskForm):
     email = EmailField("Email address", validators=[InputRequired(), Length(max=320)])
     role = SelectField("Role", choices={"editor": "Editor", "admin": "Admin"})

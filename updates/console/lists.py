@@ -31,7 +31,7 @@ from ..models import (
 from ..suppression import suppress
 from . import blueprint
 from .access import admin_only, audit
-from .forms import ButtonForm, SuppressionForm
+from .forms import SuppressionForm, UnsuppressForm
 
 
 @blueprint.route("/suppressions", methods=["GET", "POST"])
@@ -54,10 +54,16 @@ def suppressions():
     return _render_suppressions(form)
 
 
-def _render_suppressions(form: SuppressionForm) -> str:
+def _render_suppressions(
+    form: SuppressionForm, removing: UnsuppressForm | None = None, removing_id: int | None = None
+) -> str:
     rows = db.session.scalars(select(Suppression).order_by(Suppression.id.desc()).limit(500))
     return render_template(
-        "console/suppressions.html", form=form, rows=rows.all(), button=ButtonForm()
+        "console/suppressions.html",
+        form=form,
+        rows=rows.all(),
+        removing=removing or UnsuppressForm(formdata=None),
+        removing_id=removing_id,
     )
 
 
@@ -65,13 +71,14 @@ def _render_suppressions(form: SuppressionForm) -> str:
 @admin_only
 def remove_suppression(suppression_id: int):
     row = db.session.get(Suppression, suppression_id) or abort(404)
-    if not ButtonForm().validate():
-        abort(400)
+    form = UnsuppressForm()
+    if not form.validate():
+        return _render_suppressions(SuppressionForm(formdata=None), form, suppression_id), 400
     if row.reason == "erased":
         flash("An erased address stays suppressed: the person asked never to be contacted.")
         return redirect(url_for(".suppressions"), code=303)
     db.session.execute(delete(Suppression).where(Suppression.id == suppression_id))
-    audit("suppression removed", row.email or row.email_hash)
+    audit("suppression removed", f"{row.email or row.email_hash}: {form.reason.data}")
     db.session.commit()
     flash("Removed from the suppression list.")
     return redirect(url_for(".suppressions"), code=303)

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from ..consent import Evidence, Source
-from ..directory import SHOWN, NotAddable, find_subscribers, subscribe_by_hand
+from ..directory import (
+    DELIVERIES_SHOWN,
+    SHOWN,
+    NotAddable,
+    consent_trail,
+    deliveries_to,
+    find_subscribers,
+    subscribe_by_hand,
+)
 from ..extensions import db
 from ..models import (
-    ConsentEvent,
     Subscriber,
     SubscriberStatus,
 )
@@ -38,14 +44,13 @@ def _person(subscriber_id: int) -> Subscriber:
 @blueprint.route("/subscribers/<int:subscriber_id>")
 @staff_only
 def subscriber(subscriber_id: int):
-    person = _person(subscriber_id)
-    events = db.session.scalars(
-        select(ConsentEvent)
-        .where(ConsentEvent.subscriber_id == subscriber_id)
-        .order_by(ConsentEvent.id)
-    ).all()
     return render_template(
-        "console/subscriber.html", subscriber=person, events=events, button=ButtonForm()
+        "console/subscriber.html",
+        subscriber=_person(subscriber_id),
+        events=consent_trail(subscriber_id),
+        deliveries=deliveries_to(subscriber_id),
+        shown=DELIVERIES_SHOWN,
+        button=ButtonForm(),
     )
 
 
