@@ -60,8 +60,10 @@ def set_preferences(
     offered_ids = {topic.id for topic in offered}
     current = {s.topic_id: s for s in subscriber.subscriptions if s.topic_id in offered_ids}
     changed = False
+    dropped = []
     for topic_id, subscription in current.items():
         if topic_id not in chosen:
+            dropped.append(subscription.topic.slug)
             subscriber.subscriptions.remove(subscription)
             changed = True
         elif subscription.frequency != chosen[topic_id]:
@@ -75,6 +77,8 @@ def set_preferences(
         return False
     db.session.flush()
     _settle_status(subscriber)
+    if dropped:  # what was left, on its own: the new set alone does not say
+        consent.record(subscriber, Action.UNSUBSCRIBED, evidence, sorted(dropped))
     slugs = [t.slug for t in offered if t.id in chosen]
     statement = consent.statement_for(consent.statement_text())
     consent.record(subscriber, Action.TOPICS_CHANGED, evidence, slugs, statement)
