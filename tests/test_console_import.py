@@ -7,6 +7,7 @@ import os
 import pty
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from updates import ROOT, importer
 from updates.addresses import address_hash
 from updates.console import imports
 from updates.extensions import db
+from updates.import_jobs import EXPIRES, sweep_abandoned_uploads
 from updates.models import AuditEvent, ConsentEvent, Subscriber, Subscription, Suppression
 from updates.staff import add_staff
 
@@ -278,3 +280,16 @@ def test_the_command_draws_a_bar_on_a_terminal_and_ends_with_the_summary(
     csv.write_text("email\nada@example.org\ncy@example.org\n")
     piped = subprocess.run(command, env=env, cwd=ROOT, capture_output=True)
     assert piped.stdout.decode() == "imported 1, already subscribed 1, skipped 0\n"
+
+
+def test_the_hourly_sweep_deletes_only_uploads_no_import_can_read_any_more(uploads):
+    uploads.mkdir(parents=True)
+    abandoned, recent, other = uploads / "old.csv", uploads / "new.csv", uploads / "notes.txt"
+    for path in (abandoned, recent, other):
+        path.write_text("email\nada@example.org\n")
+    two_days_ago = time.time() - 2 * EXPIRES
+    for path in (abandoned, other):
+        os.utime(path, (two_days_ago, two_days_ago))
+    assert sweep_abandoned_uploads() == 1
+    assert sorted(p.name for p in uploads.iterdir()) == ["new.csv", "notes.txt"]
+    assert sweep_abandoned_uploads() == 0

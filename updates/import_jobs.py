@@ -1,12 +1,14 @@
 """Imports started from the console: the upload waits in the instance folder, a job imports it.
 
-Progress lives in a Redis hash per import, gone after a day; the file goes when the job ends.
+Progress lives in a Redis hash per import, gone after a day; the file goes when the job ends,
+or, if a worker died holding it, with the hourly sweep once no import can read it any more.
 """
 
 from __future__ import annotations
 
 import csv
 import logging
+import time
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -74,8 +76,12 @@ def _key(import_id: str) -> str:
     return f"updates:import:{import_id}"
 
 
+def uploads_folder() -> Path:
+    return Path(current_app.instance_path) / "imports"
+
+
 def upload_path(import_id: str) -> Path:
-    return Path(current_app.instance_path) / "imports" / f"{import_id}.csv"
+    return uploads_folder() / f"{import_id}.csv"
 
 
 def count_rows(path: Path) -> int:
@@ -237,3 +243,18 @@ def run_import(import_id: str, topic_slugs: list[str], consent_text: str, staff_
     db.session.commit()
     log.info("import %s done: %s", import_id, report.summary())
     return "done"
+
+
+@job
+def sweep_abandoned_uploads() -> int:
+    """Delete uploads older than any import's progress record: nothing can import them now."""
+    cutoff = time.time() - EXPIRES
+    removed = 0
+    for path in uploads_folder().glob("*.csv"):
+        with suppress(FileNotFoundError):  # another worker's sweep got there first
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+    if removed:
+        log.info("removed %s abandoned import uploads", removed)
+    return removed

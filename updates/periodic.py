@@ -33,6 +33,7 @@ PERIODIC_JOBS = (
     PeriodicJob("purge-unconfirmed", "updates.jobs.purge_unconfirmed", 3600),
     PeriodicJob("sweep-batches", "updates.delivery.sweep_batches", 15, queues.SEND),
     PeriodicJob("start-due-digests", "updates.delivery.start_due_digests", 30, queues.SEND),
+    PeriodicJob("sweep-import-uploads", "updates.import_jobs.sweep_abandoned_uploads", 3600),
 )
 
 
