@@ -1,11 +1,9 @@
-"""An experiment for the mail side: worker.py with RQ's SimpleWorker (no fork per job).
+"""An experiment for the worker side: worker.py with RQ's SimpleWorker for every queue.
 
-`python worker.py` runs RQ's default Worker, which forks a work horse for every job; the horse
-opens its own PostgreSQL connection (the parent disposed of its pool before forking), so each
-confirmation email pays for a fork, a new database connection and a new SMTP session.
-This runs the same queues with the same app, scheduler and periodic ticker, but executes jobs in
-the worker process itself, where the connection pool survives from one job to the next.
-signup_load.py uses it with `--mail-worker simple`; it is never used outside bench/.
+`python worker.py` runs transactional mail in the worker process and forks a work horse for each
+newsletter batch and housekeeping job. This runs every queue in process, with the same app,
+scheduler and periodic ticker, for comparison; signup_load.py uses it with
+`--mail-worker simple`. It is never used outside bench/.
 """
 
 from __future__ import annotations

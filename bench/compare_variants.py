@@ -2,7 +2,7 @@
 
 `.venv/bin/python bench/compare_variants.py [-n 1500] [--rounds 3] [VARIANT ...]` runs
 bench/profile_signup.py for the baseline and each variant (default: every one in
-bench/bench_app.py, then `all`) in turn, `--rounds` times over, and prints the median wall and
+bench/bench_app.py) in turn, `--rounds` times over, and prints the median wall and
 CPU milliseconds per sign-up and the saving against the baseline. Interleaving the runs keeps a
 noisy neighbour on this small machine from favouring one variant.
 """
@@ -24,11 +24,11 @@ BENCH = Path(__file__).resolve().parent
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("variants", nargs="*", help="default: all of bench_app.VARIANTS, all")
+    parser.add_argument("variants", nargs="*", help="default: every one in bench_app.VARIANTS")
     parser.add_argument("-n", type=int, default=1500, help="sign-ups per run (1500)")
     parser.add_argument("--rounds", type=int, default=3, help="runs per variant (3)")
     args = parser.parse_args(argv)
-    variants = ["", *(args.variants or [*bench_app.VARIANTS, "all"])]
+    variants = ["", *(args.variants or bench_app.VARIANTS)]
     with tempfile.NamedTemporaryFile(suffix=".jsonl") as results:
         for round_number in range(1, args.rounds + 1):
             for variant in variants:

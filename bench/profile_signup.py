@@ -4,10 +4,10 @@ One process, one request at a time, against the same PostgreSQL and Redis set-up
 bench/signup_load.py (a fresh `updates_bench` database, Redis db 15, production settings),
 through the real WSGI app with Flask's test client. For the POST it reports, per request:
 wall and CPU milliseconds, SQL statements and their time, Redis calls and their time, and the
-time inside each step (rate limiter, CSRF, form, topics, sign-up transaction, enqueue, page,
-rate-limit headers). `--sql` prints the statements of one sign-up; `--cprofile FILE` writes
-the hottest functions; `--variant` applies experiments from bench/bench_app.py first, so a
-proposal's saving can be measured before anyone edits updates/.
+time inside each step (rate limits, CSRF, form, topics, sign-up statement, hand-off to the
+workers, page). `--sql` prints the statements of one sign-up; `--cprofile FILE` writes the
+hottest functions; `--variant` applies the measure-only experiments of bench/bench_app.py
+first, to see what a part costs.
 """
 
 from __future__ import annotations
@@ -65,17 +65,18 @@ def instrument(timers: Timers) -> None:
     from flask_limiter import Limiter
     from flask_wtf.csrf import CSRFProtect
 
-    from updates import outbox
+    from updates import outbox, ratelimits
     from updates.public import forms, views
 
-    timers.wrap(Limiter, "_check_request_limit", "limiter: check limits")
+    timers.wrap(Limiter, "_check_request_limit", "flask-limiter before_request (no limit)")
+    timers.wrap(ratelimits, "_hit_all", "rate limits: one Redis script")
     timers.wrap(Limiter, "_Limiter__inject_headers", "limiter: X-RateLimit headers")
     timers.wrap(CSRFProtect, "protect", "CSRF check")
     timers.wrap(forms.SignupForm, "__init__", "form: build")
     timers.wrap(forms.SignupForm, "validate", "form: validate (email_validator)")
-    timers.wrap(views, "public_topics", "public_topics() query")
+    timers.wrap(views, "offered_topics", "offered_topics() (cached)")
     timers.wrap(views, "request_signup", "request_signup() transaction")
-    timers.wrap(outbox, "dispatch", "enqueue (RQ)")
+    timers.wrap(outbox, "dispatch", "hand-off (Redis LPUSH)")
     timers.wrap(views, "render_template", "render check_inbox.html")
     timers.wrap(Redis, "execute_command", "redis: commands")
     timers.wrap(Pipeline, "execute", "redis: pipelines")

@@ -6,12 +6,13 @@ It builds everything it needs and takes it all down again:
 - Redis database 15 on 127.0.0.1:6379 (flushed at the start; no other database is touched);
 - an SMTP sink (bench/smtp_sink.py) on a free loopback port, recording each recipient;
 - gunicorn serving `updates:create_app()` with production settings on a free loopback port;
-- two `python worker.py` processes sending through the sink (`--mail-worker simple`: the same
-  with RQ's SimpleWorker, bench/bench_worker.py);
+- two `python worker.py` processes sending through the sink (they run mail jobs in process and
+  fork for the other queues; `--mail-worker simple`: every queue in process, with RQ's
+  SimpleWorker, bench/bench_worker.py);
 - the load generator (bench/loadgen.py) in its own process.
 
-`--variant` runs the app with experiments from bench/bench_app.py applied, to measure a
-proposed change before it is made; docs/benchmarks.md has the figures and what they mean.
+`--variant` runs the app with measure-only experiments from bench/bench_app.py applied, to see
+what a part costs; docs/benchmarks.md has the figures and what they mean.
 
 After the load it waits for the workers to drain the mail queue and checks that every sign-up
 that answered 200 is in the database (a pending subscriber), has its confirmation email marked
@@ -612,8 +613,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--mail-worker",
         choices=("fork", "simple"),
         default="fork",
-        help="fork: `python worker.py` as shipped (default); simple: bench/bench_worker.py, "
-        "the same with RQ's SimpleWorker",
+        help="fork: `python worker.py` as shipped (default: mail in process, a fork per job of "
+        "the other queues); simple: bench/bench_worker.py, every queue in process",
     )
     parser.add_argument(
         "--defer-mail-workers",

@@ -8,7 +8,7 @@ import time
 import pytest
 from flask import current_app
 from itsdangerous.timed import TimestampSigner
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from tests.helpers import (
     form_values,
@@ -31,7 +31,7 @@ from updates.models import (
     Suppression,
     Topic,
 )
-from updates.topics import add_topic
+from updates.topics import add_topic, set_archived
 
 from .conftest import BASE_URL
 
@@ -397,3 +397,201 @@ def test_every_link_in_the_confirmation_email_is_under_base_url(
     hrefs = re.findall(r'href="([^"]+)"', html_part(message))
     assert hrefs
     assert all(href.startswith(BASE_URL + "/") for href in hrefs + links_in(message))
+
+
+def rows_of(address: str) -> dict[str, list]:
+    """Everything a sign-up wrote for this address, in the order written."""
+    found = subscriber(address)
+    assert found is not None
+
+    def owned(model):
+        query = select(model).where(model.subscriber_id == found.id).order_by(model.id)
+        return db.session.scalars(query).all()
+
+    return {
+        "requests": owned(SignupRequest),
+        "events": owned(ConsentEvent),
+        "emails": owned(OutboundEmail),
+    }
+
+
+def test_a_new_address_gets_exactly_one_request_consent_event_and_confirmation_email(
+    client, topics
+):
+    assert sign_up(client, "First@Example.org", ["events", "local-public-services"]).status_code
+    new = subscriber("first@example.org")
+    assert (new.email, new.status, new.token_version) == ("First@example.org", "pending", 1)
+    assert new.created_at == new.updated_at and new.confirmed_at is None
+    rows = rows_of("first@example.org")
+    [request] = rows["requests"]
+    ids = {t.slug: t.id for t in db.session.scalars(select(Topic))}
+    assert request.topic_ids == [ids["local-public-services"], ids["events"]]  # display order
+    assert request.confirmed_at is None
+    [event] = rows["events"]
+    assert (event.action, event.source, event.topics) == (
+        Action.REQUESTED,
+        Source.FORM,
+        ["events", "local-public-services"],
+    )
+    assert event.statement_id == request.statement_id
+    assert event.statement.text.startswith("I agree to receive email updates")
+    assert (event.ip, event.user_agent) == ("127.0.0.0", "Werkzeug/" + werkzeug_version())
+    [email] = rows["emails"]
+    assert (email.kind, email.state, email.attempts) == ("confirm", "pending", 0)
+    assert email.signup_request_id == request.id
+    assert email.claimed_until is None and email.sent_at is None
+
+
+def werkzeug_version() -> str:
+    from importlib.metadata import version
+
+    return version("werkzeug")
+
+
+def test_signing_up_again_while_pending_adds_a_request_and_restarts_the_clock(
+    client, topics, run_jobs, mail_server
+):
+    sign_up(client, "again@example.org", ["events"])
+    first = subscriber("again@example.org")
+    created, updated = first.created_at, first.updated_at
+    time.sleep(0.01)
+    sign_up(client, "again@example.org", ["social-care"])
+    again = subscriber("again@example.org")
+    assert again.id == first.id and again.created_at == created
+    assert again.updated_at > updated
+    rows = rows_of("again@example.org")
+    assert [r.topic_ids for r in rows["requests"]] == [
+        [db.session.scalar(select(Topic.id).where(Topic.slug == slug))]
+        for slug in ("events", "social-care")
+    ]
+    assert [(e.action, e.topics) for e in rows["events"]] == [
+        (Action.REQUESTED, ["events"]),
+        (Action.REQUESTED, ["social-care"]),
+    ]
+    assert len({e.statement_id for e in rows["events"]}) == 1
+    assert [(m.kind, m.signup_request_id) for m in rows["emails"]] == [
+        ("confirm", r.id) for r in rows["requests"]
+    ]
+    run_jobs()
+    second_link = only_link(mail_server.messages_to("again@example.org")[1])
+    assert submit_only_form(client, second_link).status_code == 200
+    assert followed("again@example.org") == {"social-care"}
+
+
+def test_the_one_statement_writes_nothing_for_a_known_or_suppressed_address(client, topics):
+    from updates.consent import Evidence
+    from updates.new_signups import sign_up_new_address
+    from updates.topics import offered_topics
+
+    sign_up(client, "known@example.org", ["events"])
+    db.session.add(Suppression(email_hash=address_hash("gone@example.org"), reason="complaint"))
+    db.session.commit()
+    before = row_counts()
+    statement_id = rows_of("known@example.org")["requests"][0].statement_id
+    chosen = list(offered_topics())[:1]
+    evidence = Evidence(source=Source.FORM, ip="127.0.0.0")
+    for address in ("KNOWN@example.org", "gone@example.org"):
+        assert sign_up_new_address(address, chosen, evidence, statement_id) is None
+    assert row_counts() == before
+    email_id = sign_up_new_address("fresh@example.org", chosen, evidence, statement_id)
+    assert email_id == db.session.scalar(select(func.max(OutboundEmail.id)))
+    assert row_counts() == {name: count + 1 for name, count in before.items()}
+
+
+def test_a_changed_consent_wording_is_stored_and_each_request_keeps_the_one_shown(
+    app, client, topics
+):
+    sign_up(client, "before@example.org", ["events"])
+    app.config["CONSENT_STATEMENT"] = "New wording from {org}: updates on the topics I chose."
+    sign_up(client, "after@example.org", ["events"])
+    sign_up(client, "before@example.org", ["social-care"])
+    shown = {
+        address: [e.statement.text for e in rows_of(address)["events"]]
+        for address in ("before@example.org", "after@example.org")
+    }
+    assert shown["after@example.org"] == [
+        "New wording from Example Trade Body: updates on the topics I chose."
+    ]
+    assert shown["before@example.org"][0].startswith("I agree to receive")
+    assert shown["before@example.org"][1] == shown["after@example.org"][0]
+    requests = rows_of("before@example.org")["requests"]
+    assert requests[1].statement.text == shown["after@example.org"][0]
+
+
+def offered_slugs(client) -> list[str]:
+    form = page(client.get("/")).find("form", method="post")
+    return [box["value"] for box in form.find_all("input", attrs={"name": "topics"})]
+
+
+@pytest.fixture
+def short_topic_cache(app_config):
+    app_config["TOPIC_CACHE_SECONDS"] = 0.5
+
+
+def test_a_topic_added_by_another_process_reaches_the_form_when_the_cache_expires(
+    short_topic_cache, client, topics
+):
+    assert offered_slugs(client) == ["local-public-services", "social-care", "events"]
+    # Written straight to the database, as another server process would: this one is not told.
+    db.session.execute(insert(Topic).values(slug="awards", name="Awards", position=99))
+    db.session.commit()
+    assert offered_slugs(client) == ["local-public-services", "social-care", "events"]
+    assert sign_up(client, "early@example.org", ["awards"]).status_code == 400
+    time.sleep(0.6)
+    assert offered_slugs(client)[-1] == "awards"
+    assert sign_up(client, "later@example.org", ["awards"]).status_code == 200
+
+
+def test_a_topic_changed_in_this_process_reaches_the_form_at_once(app_config, client, topics):
+    assert current_app.config["TOPIC_CACHE_SECONDS"] >= 5
+    assert offered_slugs(client) == ["local-public-services", "social-care", "events"]
+    add_topic("awards", "Awards")
+    assert offered_slugs(client)[-1] == "awards"
+    set_archived(db.session.scalar(select(Topic).where(Topic.slug == "events")), True)
+    assert "events" not in offered_slugs(client)
+    assert sign_up(client, "late@example.org", ["events"]).status_code == 400
+
+
+def test_the_per_address_limit_still_holds_while_redis_is_down(redis_down, client, topics):
+    answers = [sign_up(client, "Often@example.org", ["events"]).status_code for _ in range(5)]
+    assert answers == [200, 200, 200, 200, 429]
+    assert sign_up(client, "other@example.org", ["events"]).status_code == 200
+
+
+def test_sign_ups_reach_the_mail_queue_through_one_hand_off_job(
+    client, topics, redis_url, run_jobs, mail_server
+):
+    from redis import Redis
+    from rq import Queue
+
+    from updates import outbox, queues
+
+    addresses = [f"burst{n}@example.org" for n in range(3)]
+    for address in addresses:
+        assert sign_up(client, address, ["events"]).status_code == 200
+    connection = Redis.from_url(redis_url)
+    owed = [int(email_id) for email_id in connection.lrange(outbox.OWED_IDS, 0, -1)]
+    assert sorted(owed) == sorted(db.session.scalars(select(OutboundEmail.id)))
+    [handoff] = Queue(queues.MAIL, connection=connection).get_jobs()
+    assert handoff.func_name == outbox.HANDOFF_JOB
+    run_jobs()
+    assert connection.llen(outbox.OWED_IDS) == 0
+    assert [len(mail_server.messages_to(address)) for address in addresses] == [1, 1, 1]
+    assert {e.state for e in db.session.scalars(select(OutboundEmail))} == {"sent"}
+
+
+def test_an_email_whose_hand_off_redis_lost_is_sent_by_the_sweeper(
+    client, topics, redis_url, run_jobs, mail_server
+):
+    from redis import Redis
+
+    from updates.jobs import sweep_outbound_emails
+
+    sign_up(client, "lost@example.org", ["events"])
+    Redis.from_url(redis_url).flushdb()  # the owed id and the hand-off job are gone
+    run_jobs()
+    assert mail_server.messages_to("lost@example.org") == []
+    assert sweep_outbound_emails() == 1
+    run_jobs()
+    assert len(mail_server.messages_to("lost@example.org")) == 1
+    assert sweep_outbound_emails() == 0

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from flask import current_app
 from redis import Redis
 from rq import Queue
 
@@ -84,3 +85,43 @@ def test_a_worker_process_sends_the_confirmation_and_stops_on_sigterm(
             worker.kill()
             stderr = worker.stderr.read().decode()
     assert code == 0, stderr
+
+
+forks_seen: list[int] = []
+watching_forks = False
+
+
+def _note_fork() -> None:
+    if watching_forks:
+        forks_seen.append(os.getpid())
+
+
+os.register_at_fork(before=_note_fork)
+
+
+def test_mail_jobs_run_in_the_worker_process_itself(app, client, redis_url, mail_server):
+    global watching_forks
+    import worker
+
+    class QuietWorker(worker.Worker):  # no pub/sub thread to wait for at the end of the burst
+        def subscribe(self) -> None:
+            pass
+
+        def unsubscribe(self) -> None:
+            pass
+
+    add_topic("events", "Events and Summits")
+    for n in range(3):
+        assert sign_up(client, f"inproc{n}@example.org", ["events"]).status_code == 200
+    connection = Redis.from_url(redis_url)
+    mail = Queue(queues.MAIL, connection=connection)
+    assert mail.count == 1  # one job hands the three emails on
+    watching_forks = True
+    try:
+        with current_app.app_context():
+            QuietWorker([mail], connection=connection).work(burst=True, logging_level="WARNING")
+    finally:
+        watching_forks = False
+    assert forks_seen == []
+    assert mail.count == 0
+    assert all(mail_server.messages_to(f"inproc{n}@example.org") for n in range(3))

@@ -96,7 +96,11 @@ def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> di
         "SECRET_KEY": keys[0],
         "SECRET_KEYS": keys,
         "SQLALCHEMY_DATABASE_URI": database_url(env, instance_path),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No pre-ping (a SELECT 1 on every checkout): connections are recycled before a server
+        # or proxy would drop them; after a database restart the first request to meet a dead
+        # connection fails, and SQLAlchemy then replaces every connection the pool held.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800},
+        "TOPIC_CACHE_SECONDS": 5.0,  # how stale the sign-up form's topics may be in a process
         "REDIS_URL": redis_url,
         "BASE_URL": base_url,
         "MAIL_FROM": env.get("MAIL_FROM", "") or "Updates <updates@localhost>",

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from .addresses import truncate_ip
 from .extensions import db
 from .models import ConsentEvent, ConsentStatement, Subscriber
+from .transaction import autocommit
 
 
 class Source:
@@ -66,6 +67,19 @@ def statement_for(text: str) -> ConsentStatement:
     except IntegrityError:
         statement = db.session.scalar(query)
     return statement
+
+
+def statement_id(text: str) -> int:
+    """The id of this wording's stored version, remembered per process: the rows never change."""
+    known = current_app.extensions.setdefault("updates.consent_statement_ids", {})
+    if text not in known:
+        known[text] = _stored_statement_id(text)
+    return known[text]
+
+
+@autocommit
+def _stored_statement_id(text: str) -> int:
+    return statement_for(text).id
 
 
 def record(

@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from .extensions import db
-from .models import EmbedOrigin, Topic
-from .topics import public_topics
+from .models import EmbedOrigin
+from .topics import OfferedTopic, offered_topics
 from .transaction import autocommit
 
 MAX_ORIGIN_LENGTH = 300
@@ -68,12 +68,12 @@ def disallow_origin(row: EmbedOrigin) -> None:
     db.session.delete(row)
 
 
-def embedded_topics(slugs: str) -> list[Topic]:
+def embedded_topics(slugs: str) -> list[OfferedTopic]:
     """The public topics a comma-separated list names, in display order; all of them if empty.
 
     EmbedError names any slug that is not a public topic, so a stale snippet is noticed.
     """
-    offered = public_topics()
+    offered = list(offered_topics())
     wanted = [slug for slug in slugs.split(",") if slug.strip()] if slugs else []
     if not wanted:
         return offered

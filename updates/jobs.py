@@ -65,6 +65,12 @@ def send_outbound_email(email_id: int) -> str:
 
 
 @job
+def hand_off_owed_emails() -> int:
+    """Turn the email ids that requests pushed onto Redis into send jobs, in bulk."""
+    return outbox.hand_off_owed()
+
+
+@job
 def sweep_outbound_emails() -> int:
     """Re-enqueue transactional email that Redis never got or lost."""
     grace = timedelta(seconds=current_app.config["SWEEP_GRACE_SECONDS"])

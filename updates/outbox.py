@@ -3,21 +3,37 @@
 The row is the promise; the RQ job is only the fastest way to keep it. If Redis is down when a
 row is written, or loses the job, the sweeper finds the row still pending and enqueues it again.
 A job claims its row with a lease before sending, so two jobs for one row send once.
+
+A request does not build that job itself: it pushes the email's id onto a Redis list, one cheap
+round trip, and a hand-off job on the mail queue moves the waiting ids into send jobs in bulk.
+A hand-off job is queued only when none is waiting already, so under load most requests cost
+the push alone.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
+from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.queue import EnqueueData, Queue
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import joinedload
 
 from . import queues
 from .extensions import db
 from .models import EmailState, OutboundEmail, SignupRequest, Subscriber, utcnow
 
+log = logging.getLogger(__name__)
+
 SEND_JOB = "updates.jobs.send_outbound_email"
+HANDOFF_JOB = "updates.jobs.hand_off_owed_emails"
+OWED_IDS = "updates:owed-emails"  # ids pushed by requests, waiting for a hand-off job
+HANDOFF_QUEUED = "updates:owed-emails:hand-off-queued"  # set while a hand-off job waits
+HANDOFF_QUEUED_SECONDS = 30  # if that job is lost, the next push queues another after this
+HANDOFF_BATCH = 200
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 LIVE_JOB_STATES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
@@ -35,9 +51,38 @@ def job_id(email_id: int) -> str:
 
 
 def dispatch(email_id: int) -> bool:
-    """Enqueue the send job; False when Redis refused (the sweeper will retry)."""
-    return queues.try_enqueue(
-        queues.MAIL, SEND_JOB, email_id, job_id=job_id(email_id), retry=queues.MAIL_RETRY
+    """Hand the email to the workers after the commit; False when Redis refused (the sweeper
+    will retry)."""
+    try:
+        pipeline = queues.redis_connection().pipeline(transaction=False)
+        pipeline.lpush(OWED_IDS, email_id)
+        pipeline.set(HANDOFF_QUEUED, 1, nx=True, ex=HANDOFF_QUEUED_SECONDS)
+        _, no_handoff_was_queued = pipeline.execute()
+    except RedisError as error:
+        log.warning("email %s not handed to the workers (%s); the sweeper will", email_id, error)
+        return False
+    if no_handoff_was_queued:  # behind the sends already queued, so that ids gather meanwhile
+        return queues.try_enqueue(queues.MAIL, HANDOFF_JOB)
+    return True
+
+
+def hand_off_owed() -> int:
+    """Enqueue a send job for every id waiting on the list, in bulk; return how many."""
+    connection = queues.redis_connection()
+    connection.delete(HANDOFF_QUEUED)  # first, so that an id pushed from now on queues a hand-off
+    handed = 0
+    while ids := connection.rpop(OWED_IDS, HANDOFF_BATCH):
+        jobs = [_send_job(int(email_id)) for email_id in ids]
+        with connection.pipeline() as pipeline:
+            queues.queue(queues.MAIL).enqueue_many(jobs, pipeline=pipeline)
+            pipeline.execute()
+        handed += len(jobs)
+    return handed
+
+
+def _send_job(email_id: int) -> EnqueueData:
+    return Queue.prepare_data(
+        SEND_JOB, (email_id,), job_id=job_id(email_id), retry=queues.MAIL_RETRY
     )
 
 
@@ -54,7 +99,11 @@ def claim(email_id: int) -> OutboundEmail | None:
         .values(claimed_until=now + LEASE, attempts=OutboundEmail.attempts + 1)
     ).rowcount
     db.session.commit()
-    return db.session.get(OutboundEmail, email_id) if claimed else None
+    if not claimed:
+        return None
+    # With its subscriber and request: one round trip instead of three.
+    loads = [joinedload(OutboundEmail.subscriber), joinedload(OutboundEmail.signup_request)]
+    return db.session.get(OutboundEmail, email_id, options=loads)
 
 
 def finish(email: OutboundEmail, state: str, error: str | None = None) -> None:
@@ -102,4 +151,10 @@ def _job_is_live(email_id: int) -> bool:
 def redispatch_overdue(grace: timedelta) -> int:
     """Enqueue every overdue email whose job Redis no longer holds; return how many."""
     missing = [email_id for email_id in overdue(grace) if not _job_is_live(email_id)]
-    return sum(dispatch(email_id) for email_id in missing)
+    enqueued = [
+        queues.try_enqueue(
+            queues.MAIL, SEND_JOB, email_id, job_id=job_id(email_id), retry=queues.MAIL_RETRY
+        )
+        for email_id in missing
+    ]
+    return sum(enqueued)

@@ -39,7 +39,9 @@ def queue(name: str) -> Queue:
 def try_enqueue(name: str, func: str, *args: Any, **options: Any) -> bool:
     """Enqueue after the row is committed; if Redis is down the sweeper will enqueue it later."""
     try:
-        queue(name).enqueue(func, *args, **options)
+        with redis_connection().pipeline() as pipeline:  # one round trip instead of two
+            queue(name).enqueue(func, *args, pipeline=pipeline, **options)
+            pipeline.execute()
     except RedisError as error:
         log.warning("could not enqueue %s%s: %s; the sweeper will retry", func, args, error)
         return False

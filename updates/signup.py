@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -10,6 +11,7 @@ from . import consent, outbox
 from .consent import Action, Evidence
 from .extensions import db
 from .models import (
+    ConsentStatement,
     EmailKind,
     OutboundEmail,
     SignupRequest,
@@ -18,25 +20,39 @@ from .models import (
     Topic,
     utcnow,
 )
+from .new_signups import sign_up_new_address
 from .subscribers import find_or_create, followed_topic_ids, is_suppressed
-from .topics import topics_by_ids
+from .topics import OfferedTopic, topics_by_ids
 from .transaction import autocommit
 
 NOT_MAILABLE = {SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED, SubscriberStatus.ERASED}
 
 
-@autocommit
-def request_signup(address: str, topics: list[Topic], evidence: Evidence) -> int | None:
+def request_signup(
+    address: str, topics: Sequence[Topic | OfferedTopic], evidence: Evidence
+) -> int | None:
     """Record the request and owe the visitor an email; its id, or None if none may be sent.
 
     The visitor sees the same page whatever happens here, so this never reveals who subscribes.
     """
+    statement_id = consent.statement_id(consent.statement_text())
+    email_id = sign_up_new_address(address, topics, evidence, statement_id)
+    if email_id is not None:
+        return email_id
+    return _request_from_known_address(address, topics, evidence, statement_id)
+
+
+@autocommit
+def _request_from_known_address(
+    address: str, topics: Sequence[Topic | OfferedTopic], evidence: Evidence, statement_id: int
+) -> int | None:
+    """A known (or suppressed) address: what it gets depends on its status."""
     if is_suppressed(address):
         return None
     subscriber = find_or_create(address)
     if subscriber.status in NOT_MAILABLE:
         return None
-    statement = consent.statement_for(consent.statement_text())
+    statement = db.session.get(ConsentStatement, statement_id)
     if subscriber.status == SubscriberStatus.ACTIVE:
         followed = followed_topic_ids(subscriber)
         wanted = [topic for topic in topics if topic.id not in followed]
@@ -44,7 +60,7 @@ def request_signup(address: str, topics: list[Topic], evidence: Evidence) -> int
     else:
         subscriber.status = SubscriberStatus.PENDING
         subscriber.updated_at = utcnow()  # restarts the clock on forgetting unconfirmed sign-ups
-        wanted = topics
+        wanted = list(topics)
         kind = EmailKind.CONFIRM
     request = SignupRequest(
         subscriber=subscriber, topic_ids=[topic.id for topic in wanted], statement=statement

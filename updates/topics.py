@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from .extensions import db
@@ -25,6 +29,55 @@ def public_topics() -> list[Topic]:
     """Topics offered on the sign-up and manage pages, in display order."""
     query = select(Topic).where(Topic.public.is_(True), Topic.archived.is_(False))
     return list(db.session.scalars(query.order_by(Topic.position, Topic.name)))
+
+
+@dataclass(frozen=True)
+class OfferedTopic:
+    """A public topic as the sign-up form shows it: plain values, safe to share between requests."""
+
+    id: int
+    slug: str
+    name: str
+    description: str
+
+
+_changes = 0  # counts the changes made through this module in this process
+
+
+class _OfferedTopicsCache:
+    def __init__(self) -> None:
+        self.topics: tuple[OfferedTopic, ...] = ()
+        self.loaded_at = float("-inf")
+        self.changes_seen = -1
+        self.lock = threading.Lock()
+
+    def get(self, max_age: float) -> tuple[OfferedTopic, ...]:
+        if self.changes_seen != _changes or time.monotonic() - self.loaded_at > max_age:
+            with self.lock:
+                self.changes_seen, self.loaded_at = _changes, time.monotonic()
+                query = select(Topic.id, Topic.slug, Topic.name, Topic.description).where(
+                    Topic.public.is_(True), Topic.archived.is_(False)
+                )
+                with db.engine.connect() as connection:  # not the request's session
+                    rows = connection.execute(query.order_by(Topic.position, Topic.name))
+                    self.topics = tuple(OfferedTopic(*row) for row in rows)
+        return self.topics
+
+
+def offered_topics() -> tuple[OfferedTopic, ...]:
+    """The public topics in display order, as read at most TOPIC_CACHE_SECONDS ago.
+
+    The sign-up form shows them on every view and staff change them rarely, so each process keeps
+    them a few seconds: a change made in this process shows at once, one made in another process
+    within that time.
+    """
+    cache = current_app.extensions.setdefault("updates.offered_topics", _OfferedTopicsCache())
+    return cache.get(current_app.config["TOPIC_CACHE_SECONDS"])
+
+
+def _changed() -> None:
+    global _changes
+    _changes += 1
 
 
 def all_topics() -> list[Topic]:
@@ -70,6 +123,7 @@ def add_topic(slug: str, name: str, description: str = "", public: bool = True) 
         position=position,
     )
     db.session.add(topic)
+    _changed()
     return topic
 
 
@@ -92,6 +146,7 @@ def edit_topic(topic: Topic, name: str, description: str) -> bool:
     if (topic.name, topic.description) == (name, description):
         return False
     topic.name, topic.description = name, description
+    _changed()
     return True
 
 
@@ -101,6 +156,7 @@ def set_public(topic: Topic, public: bool) -> bool:
     if topic.public == public:
         return False
     topic.public = public
+    _changed()
     return True
 
 
@@ -114,4 +170,5 @@ def set_archived(topic: Topic, archived: bool) -> bool:
     if topic.archived == archived:
         return False
     topic.archived = archived
+    _changed()
     return True

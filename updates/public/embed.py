@@ -9,7 +9,7 @@ from ..consent import Evidence, Source, statement_text
 from ..embeds import EmbedError, embedded_topics
 from ..errors import page_abort
 from ..extensions import csrf
-from ..ratelimits import per_address_mail_limit, per_ip_signup_limit
+from ..ratelimits import signup_limits
 from ..signup import request_signup
 from . import blueprint
 from .forms import EmbedSignupForm
@@ -17,8 +17,7 @@ from .forms import EmbedSignupForm
 
 @blueprint.route("/embed", methods=["GET", "POST"])
 @csrf.exempt  # the form checks its own token: a framed page gets no session cookie
-@per_ip_signup_limit
-@per_address_mail_limit
+@signup_limits
 def embed():
     try:
         topics = embedded_topics(request.args.get("topics", "")[:2000])

@@ -10,18 +10,17 @@ from ..errors import page_abort
 from ..extensions import db
 from ..links import manage_url
 from ..models import SignupRequest
-from ..ratelimits import per_address_mail_limit, per_ip_signup_limit
+from ..ratelimits import per_address_mail_limit, signup_limits
 from ..signup import confirm_signup, request_signup, resend_confirmation
-from ..topics import public_topics, topics_by_ids
+from ..topics import offered_topics, topics_by_ids
 from . import blueprint
 from .forms import ConfirmForm, ResendForm, SignupForm
 
 
 @blueprint.route("/", methods=["GET", "POST"])
-@per_ip_signup_limit
-@per_address_mail_limit
+@signup_limits
 def signup():
-    form = SignupForm(public_topics())
+    form = SignupForm(offered_topics())
     if request.method == "GET":
         return render_signup(form)
     if not form.validate():

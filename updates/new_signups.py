@@ -1,0 +1,130 @@
+"""The sign-up of an address never seen before, written without the ORM.
+
+Most sign-ups come from new addresses, and for them there is nothing to decide: a pending
+subscriber, the request, the consent event and the confirmation email owed. PostgreSQL writes all
+four in one autocommitted statement, a single round trip; SQLite, whose WITH cannot hold an
+INSERT, writes them in one transaction of four. If the address is known or suppressed nothing is
+written, and signup.py's ORM path decides what it gets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import JSON, Connection, bindparam, insert, text
+
+from .addresses import address_hash, address_key
+from .consent import Action, Evidence
+from .extensions import db
+from .models import (
+    ConsentEvent,
+    EmailKind,
+    EmailState,
+    OutboundEmail,
+    SignupRequest,
+    SubscriberStatus,
+    Topic,
+    utcnow,
+)
+from .topics import OfferedTopic
+
+# The subscriber, unless the address is suppressed (NOT EXISTS) or already known (ON CONFLICT).
+NEW_SUBSCRIBER = """
+    INSERT INTO subscribers (email, email_key, status, token_version, created_at, updated_at)
+    SELECT :email, :email_key, :status, 1, :now, :now
+    WHERE NOT EXISTS (SELECT 1 FROM suppressions WHERE email_hash = :email_hash)
+    ON CONFLICT (email_key) DO NOTHING
+    RETURNING id
+"""
+
+# PostgreSQL: the request, the event and the email follow from the subscriber row, if there is one.
+ALL_IN_ONE = text(
+    f"""
+    WITH subscriber AS ({NEW_SUBSCRIBER}),
+    request AS (
+        INSERT INTO signup_requests (subscriber_id, topic_ids, statement_id, created_at)
+        SELECT id, CAST(:topic_ids AS JSON), :statement_id, :now FROM subscriber
+        RETURNING id, subscriber_id
+    ),
+    event AS (
+        INSERT INTO consent_events
+            (subscriber_id, action, source, topics, statement_id, ip, user_agent, created_at)
+        SELECT id, :action, :source, CAST(:slugs AS JSON), :statement_id, :ip, :user_agent, :now
+        FROM subscriber
+    )
+    INSERT INTO outbound_emails
+        (kind, subscriber_id, signup_request_id, state, attempts, created_at)
+    SELECT :kind, subscriber_id, id, :state, 0, :now FROM request
+    RETURNING id
+    """
+).bindparams(bindparam("topic_ids", type_=JSON), bindparam("slugs", type_=JSON))
+
+
+def sign_up_new_address(
+    address: str,
+    topics: Sequence[Topic | OfferedTopic],
+    evidence: Evidence,
+    statement_id: int,
+) -> int | None:
+    """Write a new address's sign-up; the id of the confirmation email owed, or None if the
+    address is known or suppressed (and nothing was written)."""
+    values = {
+        "email": address,
+        "email_key": address_key(address),
+        "email_hash": address_hash(address),
+        "status": SubscriberStatus.PENDING,
+        "now": utcnow(),
+        "topic_ids": [topic.id for topic in topics],
+        "slugs": sorted(topic.slug for topic in topics),
+        "statement_id": statement_id,
+        "action": Action.REQUESTED,
+        "source": evidence.source,
+        "ip": evidence.ip,
+        "user_agent": evidence.user_agent,
+        "kind": EmailKind.CONFIRM,
+        "state": EmailState.PENDING,
+    }
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            return connection.execute(ALL_IN_ONE, values).scalar()
+    with db.engine.begin() as connection:
+        return _one_row_at_a_time(connection, values)
+
+
+def _one_row_at_a_time(connection: Connection, values: dict[str, Any]) -> int | None:
+    subscriber_id = connection.execute(text(NEW_SUBSCRIBER), values).scalar()
+    if subscriber_id is None:
+        return None
+    request_id = connection.execute(
+        insert(SignupRequest)
+        .values(
+            subscriber_id=subscriber_id,
+            topic_ids=values["topic_ids"],
+            statement_id=values["statement_id"],
+            created_at=values["now"],
+        )
+        .returning(SignupRequest.id)
+    ).scalar_one()
+    connection.execute(
+        insert(ConsentEvent).values(
+            subscriber_id=subscriber_id,
+            action=values["action"],
+            source=values["source"],
+            topics=values["slugs"],
+            statement_id=values["statement_id"],
+            ip=values["ip"],
+            user_agent=values["user_agent"],
+            created_at=values["now"],
+        )
+    )
+    return connection.execute(
+        insert(OutboundEmail)
+        .values(
+            kind=values["kind"],
+            subscriber_id=subscriber_id,
+            signup_request_id=request_id,
+            created_at=values["now"],
+        )
+        .returning(OutboundEmail.id)
+    ).scalar_one()
