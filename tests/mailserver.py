@@ -6,6 +6,7 @@ import asyncio
 import email
 import email.policy
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 
@@ -82,3 +83,28 @@ class MailServer:
         with self._lock:
             received = list(self.received)
         return [r.message for r in received if address.lower() in (a.lower() for a in r.recipients)]
+
+
+class PipeliningMailServer(MailServer):
+    """The same server advertising PIPELINING (RFC 2920), as production relays do.
+
+    `before_accepting`, if set, runs at each message's final dot, before the server answers.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.before_accepting: Callable[[], None] | None = None
+        self._controller = Controller(_PipeliningHandler(self), hostname=self.host, port=self.port)
+
+
+class _PipeliningHandler(_Handler):
+    server: PipeliningMailServer
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.server.before_accepting is not None:
+            self.server.before_accepting()
+        return await super().handle_DATA(server, session, envelope)

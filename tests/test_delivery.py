@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from itertools import pairwise
 
@@ -18,12 +19,23 @@ from sqlalchemy import select
 
 from tests.factories import create_news, create_subscriber, create_test_digest, create_topics
 from tests.helpers import html_part, path_of, text_part
-from updates import delivery, digests
+from tests.mailserver import MailServer, PipeliningMailServer
+from updates import delivery, digests, tokens
 from updates.addresses import address_hash
 from updates.extensions import db
 from updates.models import Delivery, Digest, Subscriber, Suppression, utcnow
+from updates.newsletter import Recipient, Variant
 
 from .conftest import BASE_URL
+
+
+@pytest.fixture(scope="module", params=["pipelining relay", "one command at a time"])
+def mail_server(request) -> Iterator[MailServer]:
+    """Every test here runs against a relay that pipelines and against one that does not."""
+    server = PipeliningMailServer() if request.param == "pipelining relay" else MailServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -193,6 +205,27 @@ def test_a_4xx_is_retried_and_then_delivered(newsroom, run_jobs, mail_server):
     assert len(mail_server.messages_to("now@example.org")) == 1
     later = db.session.scalars(select(Delivery).order_by(Delivery.id)).first()
     assert (later.status, later.attempts) == ("sent", 2)
+    assert reload(digest).status == "sent"
+
+
+def test_a_relay_closing_the_session_mid_batch_delays_the_rest_and_repeats_nobody(
+    newsroom, run_jobs, mail_server
+):
+    for name in ("a", "b", "c"):
+        create_subscriber(f"{name}@example.org", ["lps"])
+    mail_server.refuse("b@example.org", "421 4.3.2 Service shutting down")
+    digest = create_test_digest([newsroom["budget"]], ["lps"])
+    send_now(digest, run_jobs)
+    assert [m.recipients for m in mail_server.received] == [["a@example.org"]]
+    assert reload(digest).status == "sending"
+
+    delivery.enqueue_batches(digest.id)  # what RQ's retry with backoff does later
+    run_jobs()
+    assert sorted(r for m in mail_server.received for r in m.recipients) == [
+        "a@example.org",
+        "b@example.org",
+        "c@example.org",
+    ]
     assert reload(digest).status == "sent"
 
 
@@ -374,3 +407,50 @@ def test_a_subscribers_download_lists_the_digests_sent_to_them(
     data = export(db.session.scalar(select(Subscriber)))
     assert [(d["digest"], d["status"]) for d in data["deliveries"]] == [("March news", "sent")]
     assert data["deliveries"][0]["sent_at"]
+
+
+def test_each_part_is_the_rendered_variant_with_this_recipients_address_and_links(
+    newsroom, run_jobs, mail_server
+):
+    address = "a.reader.with.a.rather.long.address.that.wraps.lines@example.org"
+    subscriber = create_subscriber(address, ["lps"])
+    digest = create_test_digest([newsroom["budget"]], ["lps"])
+    send_now(digest, run_jobs)
+    [received] = mail_server.received
+    message = received.message
+
+    variant = Variant(reload(digest), frozenset(t.id for t in reload(digest).topics))
+    recipient = Recipient(0, subscriber.id, address, subscriber.token_version, variant.topic_ids)
+    text, page, unsubscribe = variant.personalise(recipient)
+    assert _comparable(text_part(message)) == _comparable(text)
+    assert _comparable(html_part(message)) == _comparable(page)
+    assert _comparable(message["List-Unsubscribe"]) == _comparable(f"<{unsubscribe}>")
+    body = received.raw.split(b"\r\n\r\n", 1)[1]
+    assert max(len(line) for line in body.split(b"\r\n")) <= 76  # quoted-printable's limit
+
+
+def _comparable(content: str) -> str:
+    """Tokens carry the second they were signed in; compare everything else."""
+    return re.sub(r"/(manage|unsubscribe)/[\w.-]+", r"/\1/TOKEN", content.replace("\r\n", "\n"))
+
+
+def test_a_line_starting_with_a_dot_arrives_intact(app, run_jobs, mail_server):
+    create_topics("lps")
+    news = create_news("Developers", ["lps"], body="Plain text.\n\n.NET developers meet on Monday.")
+    create_subscriber("ada@example.org", ["lps"])
+    send_now(create_test_digest([news], ["lps"]), run_jobs)
+    [message] = mail_server.messages_to("ada@example.org")
+    assert "\n.NET developers meet on Monday." in text_part(message)
+
+
+def test_newsletter_links_are_signed_as_itsdangerous_signs_them(app):
+    for purpose, payload in [(tokens.MANAGE, [41, 3]), (tokens.UNSUBSCRIBE, [41, 3, [2, 5]])]:
+        made = tokens.make_token(purpose, payload)
+        expected = tokens._serializer(purpose).dumps(payload)
+        # Tokens carry the second they were made in: one of the two shares expected's second.
+        assert expected in {made, tokens.make_token(purpose, payload)}
+        assert tokens.read_token(purpose, made) == payload
+    many_topics = [41, 3, list(range(1, 60))]  # itsdangerous would compress this one
+    assert tokens.read_token(tokens.UNSUBSCRIBE, tokens.make_token(tokens.UNSUBSCRIBE, many_topics))
+    with pytest.raises(tokens.InvalidToken):
+        tokens.read_token(tokens.MANAGE, tokens.make_token(tokens.UNSUBSCRIBE, [41, 3, None]))

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import timedelta
 
+import pytest
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import create_engine, func, select
 
 from tests.factories import create_news, create_subscriber, create_test_digest, create_topics
+from tests.mailserver import PipeliningMailServer
 from tests.workers import kill_hard, start_worker, stop
 from updates import delivery, digests
 from updates.extensions import db
 from updates.models import Delivery, Digest, utcnow
+
+
+@pytest.fixture(scope="module")
+def mail_server() -> Iterator[PipeliningMailServer]:
+    """A relay that pipelines, as production relays do: the sending path these faults hit."""
+    server = PipeliningMailServer()
+    server.start()
+    yield server
+    server.stop()
 
 
 def wait_until(condition, seconds: float = 60) -> None:
@@ -125,3 +137,27 @@ def test_pause_takes_effect_within_a_running_batch(app, app_config, mail_server)
     finally:
         stop(worker)
     assert received_counts(mail_server) == Counter(addresses)
+
+
+def test_each_delivery_is_on_record_before_the_relay_takes_the_next(app, app_config, mail_server):
+    """What bounds a killed worker's repeats to one: never two accepted and unrecorded."""
+    audience(30)
+    digest_id = create_test_digest([create_news("Budgets", ["lps"])], ["lps"]).id
+    observer = create_engine(str(app_config["SQLALCHEMY_DATABASE_URI"]))
+    on_record_at_each_dot: list[int] = []
+
+    def count_sent() -> None:
+        with observer.connect() as connection:
+            sent = select(func.count()).where(Delivery.status == "sent")
+            on_record_at_each_dot.append(connection.scalar(sent))
+
+    mail_server.before_accepting = count_sent
+    worker = start_worker(app_config)
+    try:
+        digests.send(db.session.get(Digest, digest_id))
+        wait_until(lambda: digest_status(digest_id) == "sent")
+    finally:
+        stop(worker)
+        mail_server.before_accepting = None
+        observer.dispose()
+    assert on_record_at_each_dot == list(range(30))

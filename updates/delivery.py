@@ -12,11 +12,13 @@ import logging
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import closing
 from datetime import timedelta
 
 from flask import current_app
 from rq import Queue, Retry
-from sqlalchemy import and_, bindparam, exists, func, insert, literal, or_, select, update
+from sqlalchemy import and_, exists, func, insert, literal, or_, select, text, update
 
 from . import queues
 from .bounces import verp_sender
@@ -24,6 +26,7 @@ from .digests import START_JOB
 from .emails import message_domain
 from .extensions import db
 from .jobs import job
+from .ledger import Ledger, open_ledger
 from .mailer import PermanentFailure, Relay, TransientFailure, envelope_sender
 from .models import (
     Batch,
@@ -48,8 +51,7 @@ log = logging.getLogger(__name__)
 BATCH_JOB = "updates.delivery.send_batch"
 BATCH_RETRY = Retry(max=5, interval=[15, 60, 300, 900, 1800])
 MAX_ATTEMPTS = 5  # per delivery, for 4xx answers
-CHECK_EVERY = 50  # messages, or CHECK_SECONDS, between looks at pause/cancel and the lease
-CHECK_SECONDS = 1.0
+CHECK_SECONDS = 0.5  # between looks at pause/cancel (and renewals of the lease)
 
 
 class ConnectionLost(Exception):
@@ -111,11 +113,14 @@ def _claim_start(digest_id: int) -> bool:
 
 def _materialise(digest_id: int, kind: str) -> int:
     """Write the audience into the ledger in one statement, then cut it into batches; commit."""
-    followed = (
-        select(Subscription.subscriber_id)
-        .join(digest_topics, digest_topics.c.topic_id == Subscription.topic_id)
-        .where(digest_topics.c.digest_id == digest_id)
+    topic_ids = list(
+        db.session.scalars(
+            select(digest_topics.c.topic_id).where(digest_topics.c.digest_id == digest_id)
+        )
     )
+    # The topic ids go in as values, not as a join, so the planner can see how many follow
+    # them (a join it guesses at a few thousand and loops over a million times).
+    followed = select(Subscription.subscriber_id).where(Subscription.topic_id.in_(topic_ids))
     if kind == DigestKind.ANNOUNCEMENT:
         followed = followed.where(Subscription.frequency == Frequency.EVERY_ANNOUNCEMENT)
     audience = (
@@ -126,34 +131,37 @@ def _materialise(digest_id: int, kind: str) -> int:
     db.session.execute(
         insert(Delivery).from_select(["digest_id", "subscriber_id", "status", "attempts"], audience)
     )
-    count = db.session.scalar(
-        select(func.count()).select_from(Delivery).where(Delivery.digest_id == digest_id)
-    )
-    _cut_batches(digest_id, current_app.config["BATCH_SIZE"])
+    first, last, count = db.session.execute(
+        select(func.min(Delivery.id), func.max(Delivery.id), func.count()).where(
+            Delivery.digest_id == digest_id
+        )
+    ).one()
+    if count:
+        _cut_batches(digest_id, first, last, current_app.config["BATCH_SIZE"])
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("ANALYZE deliveries"))  # the batches' queries plan on fresh counts
     db.session.commit()
     return count
 
 
-def _cut_batches(digest_id: int, size: int) -> None:
-    numbered = (
-        select(Delivery.id, func.row_number().over(order_by=Delivery.id).label("n"))
-        .where(Delivery.digest_id == digest_id)
-        .subquery()
-    )
-    starts = list(
-        db.session.scalars(
-            select(numbered.c.id).where((numbered.c.n - 1) % size == 0).order_by(numbered.c.id)
-        )
-    )
-    if not starts:
-        return
-    last = db.session.scalar(select(func.max(Delivery.id)).where(Delivery.digest_id == digest_id))
-    ends = [start - 1 for start in starts[1:]] + [last]
+def _cut_batches(digest_id: int, first: int, last: int, size: int) -> None:
+    """Batches of `size` ids from first to last.
+
+    One statement numbers the ledger rows consecutively unless another digest's audience is
+    written at the same moment; then some batches hold fewer of this digest's rows (each batch
+    reads only its own digest's), never more.
+    """
     db.session.execute(
         insert(Batch),
         [
-            {"digest_id": digest_id, "first_id": a, "last_id": b, "done": False, "runs": 0}
-            for a, b in zip(starts, ends, strict=True)
+            {
+                "digest_id": digest_id,
+                "first_id": start,
+                "last_id": min(start + size - 1, last),
+                "done": False,
+                "runs": 0,
+            }
+            for start in range(first, last + 1, size)
         ],
     )
 
@@ -319,52 +327,6 @@ def _still_sending(batch: Batch, digest_id: int) -> bool:
     return status == DigestStatus.SENDING
 
 
-class Ledger:
-    """Records each delivery's outcome the moment it is known: one autocommitted statement.
-
-    On PostgreSQL these commits don't wait for the WAL flush. A worker that dies loses nothing
-    it recorded; only a crash of the database server itself could forget the last fraction of
-    a second, and the deterministic Message-ID makes a resulting repeat recognisable.
-    """
-
-    _deliveries = Delivery.__table__
-    _sent = (
-        update(_deliveries)
-        .where(_deliveries.c.id == bindparam("delivery_id"))
-        .values(
-            status=DeliveryStatus.SENT,
-            sent_at=bindparam("now"),
-            last_error=None,
-            attempts=_deliveries.c.attempts + 1,
-        )
-    )
-    _ended = (
-        update(_deliveries)
-        .where(_deliveries.c.id == bindparam("delivery_id"))
-        .values(
-            status=bindparam("status"),
-            last_error=bindparam("error"),
-            attempts=_deliveries.c.attempts + 1,
-        )
-    )
-
-    def __init__(self) -> None:
-        self.connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        if db.engine.dialect.name == "postgresql":
-            self.connection.exec_driver_sql("SET synchronous_commit TO OFF")
-
-    def sent(self, delivery_id: int) -> None:
-        self.connection.execute(self._sent, {"delivery_id": delivery_id, "now": utcnow()})
-
-    def ended(self, delivery_id: int, status: str, error: str) -> None:
-        self.connection.execute(
-            self._ended, {"delivery_id": delivery_id, "status": status, "error": error[:300]}
-        )
-
-    def close(self) -> None:
-        self.connection.close()
-
-
 @job
 def send_batch(batch_id: int) -> str:
     """Send every pending delivery of the batch over one SMTP connection."""
@@ -376,15 +338,13 @@ def send_batch(batch_id: int) -> str:
         _release(batch)
         return f"digest {digest.status}"
     recipients = _load_recipients(batch, digest)
-    ledger = Ledger()
     try:
-        outcome = _send(batch, digest, recipients, ledger)
+        with closing(open_ledger()) as ledger:  # closing settles the last record
+            outcome = _send(batch, digest, recipients, ledger)
     except (ConnectionLost, TransientFailure) as error:
         _release(batch)
         log.warning("batch %s interrupted: %s; it will be retried", batch_id, error)
         raise
-    finally:
-        ledger.close()
     if outcome == "stopped":
         _release(batch)
         return "paused or cancelled"
@@ -403,14 +363,17 @@ def _send(batch: Batch, digest: Digest, recipients: list[Recipient], ledger: Led
     rate = SendRate(queues.redis_connection(), current_app.config["SEND_RATE"])
     sender = envelope_sender()
     sign = dkim_signer()
-    deferred = 0
-    checked = time.monotonic()
-    with Relay() as relay:
-        for n, recipient in enumerate(recipients):
-            if n % CHECK_EVERY == 0 or time.monotonic() - checked > CHECK_SECONDS:
+    stopped = False
+
+    def messages() -> Iterator[tuple[Recipient, str, str, bytes]]:
+        nonlocal stopped
+        checked = time.monotonic()
+        for recipient in recipients:
+            if time.monotonic() - checked > CHECK_SECONDS:
                 checked = time.monotonic()
-                if n and not _still_sending(batch, digest_id):
-                    return "stopped"
+                if not _still_sending(batch, digest_id):
+                    stopped = True
+                    return
             variant = variants.get(recipient.topic_ids)
             if variant is None:
                 variant = variants[recipient.topic_ids] = Variant(digest, recipient.topic_ids)
@@ -423,22 +386,25 @@ def _send(batch: Batch, digest: Digest, recipients: list[Recipient], ledger: Led
             if sign is not None:
                 message = sign(message)
             rate.take()
-            try:
-                envelope = verp_sender(digest_id, recipient.subscriber_id) or sender
-                relay.send(envelope, recipient.email, message)
-            except PermanentFailure as error:
-                ledger.ended(recipient.delivery_id, DeliveryStatus.FAILED, str(error))
-                if error.unknown_mailbox:
+            envelope = verp_sender(digest_id, recipient.subscriber_id) or sender
+            yield recipient, envelope, recipient.email, message
+
+    deferred = 0
+    with Relay() as relay:
+        # The previous delivery is on record before the relay can accept the next one.
+        for recipient, failure in relay.send_many(messages(), before_final_dot=ledger.settle):
+            if failure is None:
+                ledger.sent(recipient.delivery_id)
+            elif isinstance(failure, PermanentFailure):
+                ledger.ended(recipient.delivery_id, DeliveryStatus.FAILED, str(failure))
+                if failure.unknown_mailbox:
                     suppress(recipient.email, "bounce")
                     db.session.commit()
-                continue
-            except TransientFailure as error:
-                if relay.smtp is None:
-                    raise ConnectionLost(str(error)) from error
-                deferred += _defer(recipient.delivery_id, str(error))
-                continue
-            ledger.sent(recipient.delivery_id)
-    return deferred
+            elif relay.smtp is None:
+                raise ConnectionLost(str(failure)) from failure
+            else:
+                deferred += _defer(recipient.delivery_id, str(failure))
+    return "stopped" if stopped else deferred
 
 
 # -- periodic ------------------------------------------------------------------------------

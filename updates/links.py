@@ -6,22 +6,41 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask import current_app
+from werkzeug.routing import MapAdapter
 
 from . import tokens
 from .models import SignupRequest, Subscriber
 
+_TOKEN = "--token--"
 
-def external_url(endpoint: str, **values: Any) -> str:
-    """BASE_URL + the endpoint's path, whether or not a request is being handled."""
+
+def _adapter() -> MapAdapter:
     adapter = current_app.extensions.get("updates.url_adapter")
     if adapter is None:  # one per app: newsletters build two links per recipient
         adapter = current_app.extensions["updates.url_adapter"] = current_app.url_map.bind("x")
-    return current_app.config["BASE_URL"] + adapter.build(endpoint, values)
+    return adapter
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """BASE_URL + the endpoint's path, whether or not a request is being handled."""
+    return current_app.config["BASE_URL"] + _adapter().build(endpoint, values)
+
+
+def _token_url(endpoint: str, token: str) -> str:
+    """external_url(endpoint, token=token), with the path's shape worked out once per app.
+
+    Tokens are URL-safe (letters, digits, "-", "_", "."), so they go in as they are.
+    """
+    shapes = current_app.extensions.setdefault("updates.token_paths", {})
+    shape = shapes.get(endpoint)
+    if shape is None:
+        shape = shapes[endpoint] = _adapter().build(endpoint, {"token": _TOKEN}).split(_TOKEN)
+    return current_app.config["BASE_URL"] + shape[0] + token + shape[1]
 
 
 def confirm_url(request: SignupRequest) -> str:
     token = tokens.make_token(tokens.CONFIRM, request.id)
-    return external_url("public.confirm", token=token)
+    return _token_url("public.confirm", token)
 
 
 def manage_token(subscriber: Subscriber) -> str:
@@ -34,7 +53,7 @@ def manage_url(subscriber: Subscriber) -> str:
 
 def manage_url_for(subscriber_id: int, token_version: int) -> str:
     token = tokens.make_token(tokens.MANAGE, [subscriber_id, token_version])
-    return external_url("preferences.manage", token=token)
+    return _token_url("preferences.manage", token)
 
 
 def unsubscribe_token(subscriber: Subscriber, topic_ids: Iterable[int] | None = None) -> str:
@@ -57,7 +76,7 @@ def unsubscribe_url_for(
     subscriber_id: int, token_version: int, topic_ids: Iterable[int] | None
 ) -> str:
     token = _unsubscribe_token(subscriber_id, token_version, topic_ids)
-    return external_url("preferences.unsubscribe", token=token)
+    return _token_url("preferences.unsubscribe", token)
 
 
 def list_unsubscribe_headers(subscriber: Subscriber, topic_ids: Iterable[int]) -> dict[str, str]:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Callable, Iterable, Iterator
 from email.utils import parseaddr
 from types import TracebackType
+from typing import TypeVar
 
 from flask import current_app
 
+T = TypeVar("T")
 UNKNOWN_MAILBOX_MARKERS = ("5.1.1", "user unknown", "no such user", "mailbox unavailable")
 
 
@@ -69,6 +72,7 @@ class Relay:
                     smtp.starttls(context=ssl.create_default_context())
             if self.username:
                 smtp.login(self.username, self.password)
+            smtp.ehlo_or_helo_if_needed()  # learn the extensions (PIPELINING, SIZE, SMTPUTF8)
         except smtplib.SMTPResponseException as error:
             raise TransientFailure(f"relay refused the session: {error}") from error
         except (OSError, smtplib.SMTPException) as error:
@@ -92,17 +96,140 @@ class Relay:
 
     def send(self, sender: str, recipient: str, message: bytes) -> None:
         """Hand one message to the relay; raise TransientFailure or PermanentFailure."""
-        assert self.smtp is not None, "use Relay as a context manager"
+        for _, failure in self.send_many([(None, sender, recipient, message)]):
+            if failure is not None:
+                raise failure
+
+    def send_many(
+        self,
+        messages: Iterable[tuple[T, str, str, bytes]],
+        before_final_dot: Callable[[], None] | None = None,
+    ) -> Iterator[tuple[T, TransientFailure | PermanentFailure | None]]:
+        """Send (ref, sender, recipient, message) in turn; yield (ref, failure or None) for each.
+
+        Messages have CRLF line endings. Each counts as sent only once the relay has answered
+        250 to its final dot; `before_final_dot` runs just before each dot is written (if it
+        raises, the session is dropped and the relay discards the unfinished message). When the
+        relay offers PIPELINING (RFC 2920), a message's envelope goes in one write with the
+        previous message's content, so a message costs one round trip instead of four. After
+        a lost connection the iteration ends, and `smtp` is None.
+        """
+        pipelining = self.smtp is not None and self.smtp.has_extn("pipelining")
+        upcoming = iter(messages)
+        current, written = next(upcoming, None), False  # written: its envelope is on its way
+        while current is not None:
+            ref, sender, recipient, message = current
+            # With PIPELINING the next message is made now, to go out behind this one's dot.
+            following = next(upcoming, None) if pipelining else None
+            ahead, failure = self._envelope_or_nothing(following), None
+            try:
+                if self.smtp is None:
+                    raise OSError("no session")
+                envelope = self._envelope(sender, recipient, len(message))
+                refusal = self._open(envelope, written, pipelining)
+                if refusal is None:
+                    self._before_final_dot(before_final_dot)
+                    self.smtp.send(_dot_stuffed(message) + b".\r\n" + ahead)
+                    code, text = self.smtp.getreply()
+                    if code != 250:
+                        refusal = (code, text)
+                        self._reset_if_closing(code)
+                else:
+                    ahead = b""  # not written: the next envelope goes out on its own
+                failure = None if refusal is None else _failure(*refusal)
+            except PermanentFailure as refused:  # an address we cannot put on the wire
+                failure, ahead = refused, b""
+            except (OSError, smtplib.SMTPException) as error:
+                self._drop()
+                yield ref, TransientFailure(f"connection lost: {error}")
+                return
+            yield ref, failure
+            current, written = (
+                (following, bool(ahead)) if pipelining else (next(upcoming, None), False)
+            )
+
+    def _envelope(self, sender: str, recipient: str, size: int) -> list[bytes]:
+        """MAIL FROM, RCPT TO and DATA, as the bytes to write."""
+        assert self.smtp is not None
+        for address in (sender, recipient):
+            if any(c in address for c in "<>\r\n"):
+                raise PermanentFailure(501, f"5.1.3 unusable address {address!r}")
+        options = f" SIZE={size}" if self.smtp.has_extn("size") else ""
+        encoding = "ascii"
+        if not (sender + recipient).isascii():
+            if not self.smtp.has_extn("smtputf8"):
+                raise PermanentFailure(553, "5.6.7 non-ASCII address; the relay lacks SMTPUTF8")
+            options, encoding = options + " SMTPUTF8", "utf-8"
+        return [
+            f"MAIL FROM:<{sender}>{options}\r\n".encode(encoding),
+            f"RCPT TO:<{recipient}>\r\n".encode(encoding),
+            b"DATA\r\n",
+        ]
+
+    def _envelope_or_nothing(self, item: tuple[T, str, str, bytes] | None) -> bytes:
+        """The envelope to pipeline behind a message's content (none if it cannot be sent)."""
+        if item is None or self.smtp is None:
+            return b""
         try:
-            refused = self.smtp.sendmail(sender, [recipient], message)
-        except smtplib.SMTPRecipientsRefused as error:
-            code, text = error.recipients[recipient]
-            raise _failure(code, text) from error
-        except smtplib.SMTPResponseException as error:
-            raise _failure(error.smtp_code, error.smtp_error) from error
-        except (OSError, smtplib.SMTPException) as error:
-            self.smtp = None
-            raise TransientFailure(f"connection lost: {error}") from error
-        if refused:
-            code, text = refused[recipient]
-            raise _failure(code, text)
+            return b"".join(self._envelope(item[1], item[2], len(item[3])))
+        except PermanentFailure:
+            return b""
+
+    def _open(
+        self, envelope: list[bytes], written: bool, pipelining: bool
+    ) -> tuple[int, bytes] | None:
+        """Write the envelope (unless already on its way) and read its answers up to DATA's 354.
+
+        Return the first refusal, after resetting the transaction; None when the relay waits
+        for the content.
+        """
+        assert self.smtp is not None
+        if pipelining:
+            if not written:
+                self.smtp.send(b"".join(envelope))
+            replies = [self.smtp.getreply() for _ in envelope]
+        else:
+            replies = []
+            for command in envelope:
+                self.smtp.send(command)
+                replies.append(self.smtp.getreply())
+                if replies[-1][0] >= 400:
+                    break
+        refusal = next((r for r in replies if r[0] not in (250, 251, 354)), None)
+        if refusal is None:
+            return None
+        if replies[-1][0] == 354:  # a relay that took DATA without a recipient
+            self.smtp.send(b".\r\n")
+            self.smtp.getreply()
+        if not self._reset_if_closing(refusal[0]):
+            self.smtp.send(b"RSET\r\n")
+            self.smtp.getreply()
+        return refusal
+
+    def _before_final_dot(self, hook: Callable[[], None] | None) -> None:
+        if hook is None:
+            return
+        try:
+            hook()
+        except BaseException:
+            self._drop()
+            raise
+
+    def _reset_if_closing(self, code: int) -> bool:
+        """A 421 means the relay is closing the session: drop it too."""
+        if code == 421:
+            self._drop()
+        return code == 421
+
+    def _drop(self) -> None:
+        if self.smtp is not None:
+            self.smtp.close()
+        self.smtp = None
+
+
+def _dot_stuffed(message: bytes) -> bytes:
+    """RFC 5321 transparency: a line starting with a dot gets a second one; end with CRLF."""
+    stuffed = message.replace(b"\n.", b"\n..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
+    return stuffed if stuffed.endswith(b"\r\n") else stuffed + b"\r\n"

@@ -65,9 +65,9 @@ def sections_for(digest: Digest, topic_ids: frozenset[int]) -> list[Section]:
     return sections
 
 
-def message_id(digest_id: int, subscriber_id: int) -> str:
+def message_id(digest_id: int, subscriber_id: int, domain: str | None = None) -> str:
     """Deterministic per digest and subscriber, so that a rare re-send is recognisable."""
-    return f"<digest-{digest_id}.{subscriber_id}@{message_domain()}>"
+    return f"<digest-{digest_id}.{subscriber_id}@{domain or message_domain()}>"
 
 
 def list_id() -> str:
@@ -102,6 +102,7 @@ class Variant:
         page = render_template("emails/newsletter.html", **context)
         self.html = _inliner.inline(page).replace("\r\n", "\n").replace("\n", "\r\n")
         self.boundary = f"=_{uuid.uuid4().hex}"
+        self.domain = message_domain()
         self.shared_headers = b"".join(
             [
                 _header("From", current_app.config["MAIL_FROM"]),
@@ -113,46 +114,65 @@ class Variant:
                 f'Content-Type: multipart/alternative; boundary="{self.boundary}"\r\n'.encode(),
             ]
         )
-        self.part_header = (
-            '--{b}\r\nContent-Type: text/{kind}; charset="utf-8"\r\n'
-            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-        )
+        self.text_part = _Part(self.text, self.boundary, "plain")
+        self.html_part = _Part(self.html, self.boundary, "html")
+        self.closing = f"\r\n--{self.boundary}--\r\n".encode()
 
-    def personalise(self, recipient: Recipient) -> tuple[str, str, str]:
-        """The text part, the HTML part and the unsubscribe URL for one recipient."""
+    def links(self, recipient: Recipient) -> tuple[str, str]:
+        """The manage and unsubscribe URLs for one recipient."""
         manage = links.manage_url_for(recipient.subscriber_id, recipient.token_version)
         unsubscribe = links.unsubscribe_url_for(
             recipient.subscriber_id, recipient.token_version, self.topic_ids
         )
-        text = (
-            self.text.replace(MANAGE, manage)
-            .replace(UNSUBSCRIBE, unsubscribe)
-            .replace(ADDRESS, recipient.email)
-        )
-        page = (
-            self.html.replace(MANAGE, manage)
-            .replace(UNSUBSCRIBE, unsubscribe)
-            .replace(ADDRESS, html.escape(recipient.email))
-        )
+        return manage, unsubscribe
+
+    def personalise(self, recipient: Recipient) -> tuple[str, str, str]:
+        """The text part, the HTML part and the unsubscribe URL for one recipient."""
+        manage, unsubscribe = self.links(recipient)
+        text = _fill(self.text, manage, unsubscribe, recipient.email)
+        page = _fill(self.html, manage, unsubscribe, html.escape(recipient.email))
         return text, page, unsubscribe
 
     def message_for(self, recipient: Recipient) -> bytes:
         """The wire bytes for one recipient."""
-        text, page, unsubscribe = self.personalise(recipient)
+        manage, unsubscribe = self.links(recipient)
         return b"".join(
             [
                 self.shared_headers,
                 f"To: {recipient.email}\r\n".encode(),
-                f"Message-ID: {message_id(self.digest_id, recipient.subscriber_id)}\r\n".encode(),
-                f"List-Unsubscribe: <{unsubscribe}>\r\n\r\n".encode(),
-                self.part_header.format(b=self.boundary, kind="plain").encode(),
-                binascii.b2a_qp(text.encode(), istext=True),
+                f"Message-ID: {message_id(self.digest_id, recipient.subscriber_id, self.domain)}"
+                f"\r\nList-Unsubscribe: <{unsubscribe}>\r\n\r\n".encode(),
+                self.text_part.encoded(manage, unsubscribe, recipient.email),
                 b"\r\n",
-                self.part_header.format(b=self.boundary, kind="html").encode(),
-                binascii.b2a_qp(page.encode(), istext=True),
-                f"\r\n--{self.boundary}--\r\n".encode(),
+                self.html_part.encoded(manage, unsubscribe, html.escape(recipient.email)),
+                self.closing,
             ]
         )
+
+
+def _fill(body: str, manage: str, unsubscribe: str, address: str) -> str:
+    return body.replace(MANAGE, manage).replace(UNSUBSCRIBE, unsubscribe).replace(ADDRESS, address)
+
+
+class _Part:
+    """One MIME part, quoted-printable: the lines before the first personal one encoded once.
+
+    Quoted-printable encodes line by line, so the shared head and the personalised tail can be
+    encoded apart and joined.
+    """
+
+    def __init__(self, body: str, boundary: str, kind: str) -> None:
+        found = [body.find(mark) for mark in (MANAGE, UNSUBSCRIBE, ADDRESS) if mark in body]
+        cut = body.rfind("\n", 0, min(found)) + 1 if found else len(body)
+        self.head = (
+            f'--{boundary}\r\nContent-Type: text/{kind}; charset="utf-8"\r\n'
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        ).encode() + binascii.b2a_qp(body[:cut].encode(), istext=True)
+        self.tail = body[cut:]
+
+    def encoded(self, manage: str, unsubscribe: str, address: str) -> bytes:
+        tail = _fill(self.tail, manage, unsubscribe, address)
+        return self.head + binascii.b2a_qp(tail.encode(), istext=True)
 
 
 SIGNED_HEADERS = [
