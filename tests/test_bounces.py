@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -517,3 +518,26 @@ def test_a_message_larger_than_the_apps_limit_is_read_up_to_1_mb(sent, relay):
     response = relay(too_big)
     assert response.status_code == 413
     assert response.json["error"]
+
+
+@pytest.mark.parametrize("tag", [None, "0123456789abcdef"])
+def test_a_forged_bounce_naming_a_guessed_message_id_changes_nothing(sent, relay, tag):
+    """The Message-ID's tag is what ties a report to our mail: a guessed one ties it to none."""
+    real = re.search(r"^Message-ID: (<[^>]+>)$", sent.returned, re.MULTILINE | re.IGNORECASE)
+    guessed = f"digest-{sent.digest}.{sent.ok}" + (f".{tag}" if tag else "")
+    forged = sent.returned.replace(real.group(1), f"<{guessed}@example.org>")
+    response = relay(postfix_hard_bounce(forged))
+    assert response.status_code == 200
+    assert suppressions() == []
+    assert status_of("ok@example.net") == status_of("nobody@example.net") == "active"
+    assert delivery_of(sent.digest, sent.ok).status == "sent"
+
+
+def test_a_report_tied_to_no_delivery_of_ours_suppresses_nobody_it_names(sent, relay):
+    untraced = re.sub(
+        r"(?im)^Message-ID: .*$", "Message-ID: <other@elsewhere.example>", sent.returned
+    )
+    assert relay(postfix_hard_bounce(untraced)).status_code == 200
+    assert relay(arf_abuse_report(untraced, "nobody@example.net", "abuse")).status_code == 200
+    assert suppressions() == []
+    assert status_of("nobody@example.net") == "active"

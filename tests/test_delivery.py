@@ -107,7 +107,8 @@ def test_every_newsletter_carries_the_contract_headers_and_parts(newsroom, run_j
     assert message["To"] == "ada@example.org"
     assert message["Subject"] == "Budget news £ — ok"
     assert message["Date"] and message["List-Id"]
-    assert message["Message-ID"] == f"<digest-{digest.id}.{subscriber.id}@example.org>"
+    expected_id = rf"<digest-{digest.id}\.{subscriber.id}\.[0-9a-f]{{16}}@example\.org>"
+    assert re.fullmatch(expected_id, message["Message-ID"])
     assert message["Auto-Submitted"] == "auto-generated"
     assert message["Precedence"] == "bulk"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

@@ -34,7 +34,7 @@ VERP = "verp"
 # RFC 3463's "other or undefined" statuses, for reports that name no status of their own.
 UNDEFINED_PERMANENT = "5.0.0"
 UNDEFINED_TEMPORARY = "4.0.0"
-OUR_MESSAGE_ID = re.compile(r"<digest-(\d+)\.(\d+)@([^>\s]+)>")
+OUR_MESSAGE_ID = re.compile(r"<(digest-(\d+)\.(\d+))\.([0-9a-f]{16})@([^>\s]+)>")
 STATUS = re.compile(r"\b[245]\.\d{1,3}\.\d{1,3}\b")
 QUOTED_MESSAGE_ID = re.compile(r"^message-id:\s*(<[^>\s]+>)", re.IGNORECASE | re.MULTILINE)
 ENVELOPE_HEADERS = ("X-Original-To", "Delivered-To", "Envelope-To", "To")
@@ -199,8 +199,11 @@ def _our_message_id(message: Message) -> tuple[int, int] | None:
     domain = message_domain().lower()
     for candidate in _returned_message_ids(message):
         match = OUR_MESSAGE_ID.fullmatch(candidate.strip())
-        if match and match.group(3).lower() == domain:
-            return int(match.group(1)), int(match.group(2))
+        if not match or match.group(5).lower() != domain:
+            continue
+        local, digest_id, subscriber_id, tag = match.group(1, 2, 3, 4)
+        if tokens.tag_matches(tokens.MESSAGE_ID, local, tag):
+            return int(digest_id), int(subscriber_id)
     return None
 
 
@@ -272,17 +275,22 @@ def _text(address: bytes | str) -> str:
 
 
 def _apply(report: BounceReport) -> None:
-    # We send each message to one recipient, so a report about one of our messages is about
-    # its subscriber's address, even when it names another (a forward that failed).
+    """Suppress the subscriber a report is about, and only if we can tell who that is.
+
+    Anyone can send the bounce mailbox a report naming any address, so one that neither a VERP
+    address nor a tagged Message-ID ties to a delivery of ours changes nothing. We send each
+    message to one recipient, so a report about one of our messages is about its subscriber's
+    address, even when it names another (a forward that failed).
+    """
     own = report.subscriber_email
+    if own is None:
+        return
     if report.hard:
-        for address in sorted({own} if own else {f.address for f in report.hard}):
-            suppress(address, "bounce")
+        suppress(own, "bounce")
         if report.digest_id and report.subscriber_id:
             _fail_delivery(report.digest_id, report.subscriber_id, report.hard[0].status)
     if report.complaints:
-        for address in sorted({own} if own else set(report.complaints)):
-            suppress(address, "complaint")
+        suppress(own, "complaint")
 
 
 def _fail_delivery(digest_id: int, subscriber_id: int, status: str) -> None:
