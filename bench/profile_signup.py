@@ -76,7 +76,7 @@ def instrument(timers: Timers) -> None:
     timers.wrap(forms.SignupForm, "validate", "form: validate (email_validator)")
     timers.wrap(views, "offered_topics", "offered_topics() (cached)")
     timers.wrap(views, "request_signup", "request_signup() transaction")
-    timers.wrap(outbox, "dispatch", "hand-off (Redis LPUSH)")
+    timers.wrap(outbox, "dispatch_written", "hand-off (Redis LPUSH)")
     timers.wrap(views, "render_template", "render check_inbox.html")
     timers.wrap(Redis, "execute_command", "redis: commands")
     timers.wrap(Pipeline, "execute", "redis: pipelines")

@@ -25,6 +25,7 @@ from updates.consent import Action, Source
 from updates.extensions import db
 from updates.models import (
     ConsentEvent,
+    DeferredSignup,
     OutboundEmail,
     SignupRequest,
     Subscriber,
@@ -456,6 +457,12 @@ def test_signing_up_again_while_pending_adds_a_request_and_restarts_the_clock(
     created, updated = first.created_at, first.updated_at
     time.sleep(0.01)
     sign_up(client, "again@example.org", ["social-care"])
+    assert (
+        subscriber("again@example.org").updated_at == updated
+    )  # a worker decides, not the request
+    assert db.session.scalar(select(func.count()).select_from(DeferredSignup)) == 1
+    run_jobs()
+    assert db.session.scalar(select(func.count()).select_from(DeferredSignup)) == 0
     again = subscriber("again@example.org")
     assert again.id == first.id and again.created_at == created
     assert again.updated_at > updated
@@ -478,9 +485,12 @@ def test_signing_up_again_while_pending_adds_a_request_and_restarts_the_clock(
     assert followed("again@example.org") == {"social-care"}
 
 
-def test_the_one_statement_writes_nothing_for_a_known_or_suppressed_address(client, topics):
+def test_a_known_or_suppressed_address_is_written_as_sent_for_a_worker_to_decide(
+    client, topics, run_jobs, mail_server
+):
     from updates.consent import Evidence
-    from updates.new_signups import sign_up_new_address
+    from updates.new_signups import Written, write_signup
+    from updates.signup import decide_deferred
     from updates.topics import offered_topics
 
     sign_up(client, "known@example.org", ["events"])
@@ -490,21 +500,67 @@ def test_the_one_statement_writes_nothing_for_a_known_or_suppressed_address(clie
     statement_id = rows_of("known@example.org")["requests"][0].statement_id
     chosen = list(offered_topics())[:1]
     evidence = Evidence(source=Source.FORM, ip="127.0.0.0")
-    for address in ("KNOWN@example.org", "gone@example.org"):
-        assert sign_up_new_address(address, chosen, evidence, statement_id) is None
+    known = write_signup("KNOWN@example.org", chosen, evidence, statement_id)
+    gone = write_signup("gone@example.org", chosen, evidence, statement_id)
+    assert known.email_id is None and gone.email_id is None
     assert row_counts() == before
-    email_id = sign_up_new_address("fresh@example.org", chosen, evidence, statement_id)
-    assert email_id == db.session.scalar(select(func.max(OutboundEmail.id)))
+    deferred = db.session.scalars(select(DeferredSignup).order_by(DeferredSignup.id)).all()
+    assert [(d.id, d.email, d.topic_ids) for d in deferred] == [
+        (known.deferred_id, "KNOWN@example.org", [chosen[0].id]),
+        (gone.deferred_id, "gone@example.org", [chosen[0].id]),
+    ]
+    asked_at = deferred[0].created_at
+    fresh = write_signup("fresh@example.org", chosen, evidence, statement_id)
+    assert fresh == Written(email_id=db.session.scalar(select(func.max(OutboundEmail.id))))
     assert row_counts() == {name: count + 1 for name, count in before.items()}
+
+    assert decide_deferred(gone.deferred_id) is None
+    assert decide_deferred(gone.deferred_id) is None  # decided once only
+    email_id = decide_deferred(known.deferred_id)
+    assert email_id == db.session.scalar(select(func.max(OutboundEmail.id)))
+    assert db.session.scalar(select(func.count()).select_from(DeferredSignup)) == 0
+    request_event = rows_of("known@example.org")["events"][-1]
+    assert request_event.created_at == asked_at  # when the visitor asked, not when decided
+
+
+def test_the_request_does_the_same_work_whoever_the_address_belongs_to(client, topics):
+    from sqlalchemy import event
+
+    sign_up(client, "known@example.org", ["events"])
+    form = form_values(page(client.get("/")).find("form", method="post"))
+    with client.application.app_context():
+        engine = db.engine  # the serving app's, not this test's
+
+    def statements_for(address: str) -> list[str]:
+        seen: list[str] = []
+
+        def count(conn, cursor, statement, *args) -> None:
+            seen.append(statement.split()[0].upper())
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            response = client.post("/", data={**form, "email": address, "topics": ["events"]})
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert response.status_code == 200
+        return seen
+
+    new, known = statements_for("new@example.org"), statements_for("known@example.org")
+    assert "SELECT" not in known  # nothing is looked up about the address while it waits
+    if engine.dialect.name == "postgresql":
+        assert new == known == ["WITH"]
+    else:
+        assert len(known) <= len(new) and known[0] == new[0] == "INSERT"
 
 
 def test_a_changed_consent_wording_is_stored_and_each_request_keeps_the_one_shown(
-    app, client, topics
+    app, client, topics, run_jobs
 ):
     sign_up(client, "before@example.org", ["events"])
     app.config["CONSENT_STATEMENT"] = "New wording from {org}: updates on the topics I chose."
     sign_up(client, "after@example.org", ["events"])
     sign_up(client, "before@example.org", ["social-care"])
+    run_jobs()
     shown = {
         address: [e.statement.text for e in rows_of(address)["events"]]
         for address in ("before@example.org", "after@example.org")

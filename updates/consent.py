@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import current_app, request
 from sqlalchemy import select
@@ -12,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .addresses import truncate_ip
 from .extensions import db
-from .models import ConsentEvent, ConsentStatement, Subscriber
+from .models import ConsentEvent, ConsentStatement, Subscriber, utcnow
 from .transaction import autocommit
 
 
@@ -88,8 +89,9 @@ def record(
     evidence: Evidence,
     topics: Iterable[str] = (),
     statement: ConsentStatement | None = None,
+    at: datetime | None = None,
 ) -> ConsentEvent:
-    """Append a consent event; the caller's transaction commits it."""
+    """Append a consent event (made now, unless `at` says when); the caller commits it."""
     event = ConsentEvent(
         subscriber=subscriber,
         action=action,
@@ -98,6 +100,7 @@ def record(
         statement=statement,
         ip=evidence.ip,
         user_agent=evidence.user_agent,
+        created_at=at or utcnow(),
     )
     db.session.add(event)
     return event

@@ -11,7 +11,7 @@ from typing import ParamSpec, TypeVar
 from flask import current_app
 from sqlalchemy import delete, select
 
-from . import outbox
+from . import outbox, signup
 from .emails import message_bytes
 from .extensions import db
 from .mailer import PermanentFailure, Relay, TransientFailure, envelope_sender
@@ -71,9 +71,25 @@ def hand_off_owed_emails() -> int:
 
 
 @job
+def decide_deferred_signup(deferred_id: int) -> str:
+    return _decide(deferred_id)
+
+
+def _decide(deferred_id: int) -> str:
+    """Decide a known address's sign-up, and hand on the email it is owed, if any."""
+    email_id = signup.decide_deferred(deferred_id)
+    if email_id is None:
+        return "nothing owed"
+    outbox.dispatch(email_id)
+    return f"owes email {email_id}"
+
+
+@job
 def sweep_outbound_emails() -> int:
-    """Re-enqueue transactional email that Redis never got or lost."""
+    """Decide sign-ups whose job Redis never got, and re-enqueue email it never got or lost."""
     grace = timedelta(seconds=current_app.config["SWEEP_GRACE_SECONDS"])
+    for deferred_id in signup.overdue_deferred(grace):
+        _decide(deferred_id)
     count = outbox.redispatch_overdue(grace)
     if count:
         log.info("swept %s overdue emails back onto the queue", count)

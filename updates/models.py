@@ -176,6 +176,26 @@ class SignupRequest(db.Model):
     statement: Mapped[ConsentStatement | None] = relationship()
 
 
+class DeferredSignup(db.Model):
+    """A sign-up from an address that is already known (or suppressed), as the visitor sent it.
+
+    The request writes it with the same single statement that signs up a new address, so the
+    two answer alike and nobody can time who subscribes; a worker applies the rules for known
+    addresses and deletes it.
+    """
+
+    __tablename__ = "deferred_signups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    topic_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    statement_id: Mapped[int | None] = mapped_column(ForeignKey("consent_statements.id"))
+    source: Mapped[str] = mapped_column(String(20))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class OutboundEmail(db.Model):
     """A transactional email owed to a subscriber; the row is written before the job exists."""
 

@@ -1,15 +1,18 @@
-"""The sign-up of an address never seen before, written without the ORM.
+"""Every sign-up's write, in one statement and without the ORM.
 
-Most sign-ups come from new addresses, and for them there is nothing to decide: a pending
-subscriber, the request, the consent event and the confirmation email owed. PostgreSQL writes all
-four in one autocommitted statement, a single round trip; SQLite, whose WITH cannot hold an
-INSERT, writes them in one transaction of four. If the address is known or suppressed nothing is
-written, and signup.py's ORM path decides what it gets.
+For an address never seen before there is nothing to decide: a pending subscriber, the request,
+the consent event and the confirmation email owed. For a known (or suppressed) address what it
+gets depends on its status, and finding that out takes several queries; doing them here would
+make its answer measurably slower than a new address's, and so reveal who subscribes. So the
+same statement writes the sign-up as sent into deferred_signups instead, and a worker decides
+(signup.decide_deferred). PostgreSQL writes all of it in one autocommitted statement; SQLite,
+whose WITH cannot hold an INSERT, in one transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import JSON, Connection, bindparam, insert, text
@@ -19,6 +22,7 @@ from .consent import Action, Evidence
 from .extensions import db
 from .models import (
     ConsentEvent,
+    DeferredSignup,
     EmailKind,
     EmailState,
     OutboundEmail,
@@ -52,23 +56,38 @@ ALL_IN_ONE = text(
             (subscriber_id, action, source, topics, statement_id, ip, user_agent, created_at)
         SELECT id, :action, :source, CAST(:slugs AS JSON), :statement_id, :ip, :user_agent, :now
         FROM subscriber
+    ),
+    email AS (
+        INSERT INTO outbound_emails
+            (kind, subscriber_id, signup_request_id, state, attempts, created_at)
+        SELECT :kind, subscriber_id, id, :state, 0, :now FROM request
+        RETURNING id
+    ),
+    deferred AS (
+        INSERT INTO deferred_signups
+            (email, topic_ids, statement_id, source, ip, user_agent, created_at)
+        SELECT :email, CAST(:topic_ids AS JSON), :statement_id, :source, :ip, :user_agent, :now
+        WHERE NOT EXISTS (SELECT 1 FROM subscriber)
+        RETURNING id
     )
-    INSERT INTO outbound_emails
-        (kind, subscriber_id, signup_request_id, state, attempts, created_at)
-    SELECT :kind, subscriber_id, id, :state, 0, :now FROM request
-    RETURNING id
+    SELECT (SELECT id FROM email), (SELECT id FROM deferred)
     """
 ).bindparams(bindparam("topic_ids", type_=JSON), bindparam("slugs", type_=JSON))
 
 
-def sign_up_new_address(
+@dataclass(frozen=True)
+class Written:
+    email_id: int | None = None  # a new address: the confirmation email owed
+    deferred_id: int | None = None  # a known or suppressed one: the sign-up a worker decides
+
+
+def write_signup(
     address: str,
     topics: Sequence[Topic | OfferedTopic],
     evidence: Evidence,
     statement_id: int,
-) -> int | None:
-    """Write a new address's sign-up; the id of the confirmation email owed, or None if the
-    address is known or suppressed (and nothing was written)."""
+) -> Written:
+    """Write the sign-up: a new address's in full, a known address's for a worker to decide."""
     values = {
         "email": address,
         "email_key": address_key(address),
@@ -87,15 +106,29 @@ def sign_up_new_address(
     }
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            return connection.execute(ALL_IN_ONE, values).scalar()
+            email_id, deferred_id = connection.execute(ALL_IN_ONE, values).one()
+            return Written(email_id, deferred_id)
     with db.engine.begin() as connection:
         return _one_row_at_a_time(connection, values)
 
 
-def _one_row_at_a_time(connection: Connection, values: dict[str, Any]) -> int | None:
+def _one_row_at_a_time(connection: Connection, values: dict[str, Any]) -> Written:
     subscriber_id = connection.execute(text(NEW_SUBSCRIBER), values).scalar()
     if subscriber_id is None:
-        return None
+        deferred_id = connection.execute(
+            insert(DeferredSignup)
+            .values(
+                email=values["email"],
+                topic_ids=values["topic_ids"],
+                statement_id=values["statement_id"],
+                source=values["source"],
+                ip=values["ip"],
+                user_agent=values["user_agent"],
+                created_at=values["now"],
+            )
+            .returning(DeferredSignup.id)
+        ).scalar_one()
+        return Written(deferred_id=deferred_id)
     request_id = connection.execute(
         insert(SignupRequest)
         .values(
@@ -118,7 +151,7 @@ def _one_row_at_a_time(connection: Connection, values: dict[str, Any]) -> int | 
             created_at=values["now"],
         )
     )
-    return connection.execute(
+    email_id = connection.execute(
         insert(OutboundEmail)
         .values(
             kind=values["kind"],
@@ -128,3 +161,4 @@ def _one_row_at_a_time(connection: Connection, values: dict[str, Any]) -> int | 
         )
         .returning(OutboundEmail.id)
     ).scalar_one()
+    return Written(email_id=email_id)

@@ -25,11 +25,14 @@ from sqlalchemy.orm import joinedload
 from . import queues
 from .extensions import db
 from .models import EmailState, OutboundEmail, SignupRequest, Subscriber, utcnow
+from .new_signups import Written
 
 log = logging.getLogger(__name__)
 
 SEND_JOB = "updates.jobs.send_outbound_email"
 HANDOFF_JOB = "updates.jobs.hand_off_owed_emails"
+DECIDE_JOB = "updates.jobs.decide_deferred_signup"
+DEFERRED = "d"  # marks a deferred sign-up's id on the list, beside the emails' ids
 OWED_IDS = "updates:owed-emails"  # ids pushed by requests, waiting for a hand-off job
 HANDOFF_QUEUED = "updates:owed-emails:hand-off-queued"  # set while a hand-off job waits
 HANDOFF_QUEUED_SECONDS = 30  # if that job is lost, the next push queues another after this
@@ -53,13 +56,25 @@ def job_id(email_id: int) -> str:
 def dispatch(email_id: int) -> bool:
     """Hand the email to the workers after the commit; False when Redis refused (the sweeper
     will retry)."""
+    return _push(str(email_id))
+
+
+def dispatch_written(written: Written) -> bool:
+    """Hand a sign-up's write to the workers: its email, or the sign-up for them to decide.
+    Both cost the request the same push."""
+    if written.email_id is not None:
+        return _push(str(written.email_id))
+    return _push(f"{DEFERRED}{written.deferred_id}")
+
+
+def _push(item: str) -> bool:
     try:
         pipeline = queues.redis_connection().pipeline(transaction=False)
-        pipeline.lpush(OWED_IDS, email_id)
+        pipeline.lpush(OWED_IDS, item)
         pipeline.set(HANDOFF_QUEUED, 1, nx=True, ex=HANDOFF_QUEUED_SECONDS)
         _, no_handoff_was_queued = pipeline.execute()
     except RedisError as error:
-        log.warning("email %s not handed to the workers (%s); the sweeper will", email_id, error)
+        log.warning("%s not handed to the workers (%s); the sweeper will", item, error)
         return False
     if no_handoff_was_queued:  # behind the sends already queued, so that ids gather meanwhile
         return queues.try_enqueue(queues.MAIL, HANDOFF_JOB)
@@ -71,13 +86,25 @@ def hand_off_owed() -> int:
     connection = queues.redis_connection()
     connection.delete(HANDOFF_QUEUED)  # first, so that an id pushed from now on queues a hand-off
     handed = 0
-    while ids := connection.rpop(OWED_IDS, HANDOFF_BATCH):
-        jobs = [_send_job(int(email_id)) for email_id in ids]
+    while items := connection.rpop(OWED_IDS, HANDOFF_BATCH):
+        jobs = [_job_for(item.decode()) for item in items]
         with connection.pipeline() as pipeline:
             queues.queue(queues.MAIL).enqueue_many(jobs, pipeline=pipeline)
             pipeline.execute()
         handed += len(jobs)
     return handed
+
+
+def _job_for(item: str) -> EnqueueData:
+    if item.startswith(DEFERRED):
+        deferred_id = int(item.removeprefix(DEFERRED))
+        return Queue.prepare_data(
+            DECIDE_JOB,
+            (deferred_id,),
+            job_id=f"deferred-signup-{deferred_id}",
+            retry=queues.MAIL_RETRY,
+        )
+    return _send_job(int(item))
 
 
 def _send_job(email_id: int) -> EnqueueData:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from . import consent, outbox
@@ -12,6 +14,7 @@ from .consent import Action, Evidence
 from .extensions import db
 from .models import (
     ConsentStatement,
+    DeferredSignup,
     EmailKind,
     OutboundEmail,
     SignupRequest,
@@ -20,7 +23,7 @@ from .models import (
     Topic,
     utcnow,
 )
-from .new_signups import sign_up_new_address
+from .new_signups import Written, write_signup
 from .subscribers import find_or_create, followed_topic_ids, is_suppressed
 from .topics import OfferedTopic, topics_by_ids
 from .transaction import autocommit
@@ -30,29 +33,33 @@ NOT_MAILABLE = {SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED, Subscribe
 
 def request_signup(
     address: str, topics: Sequence[Topic | OfferedTopic], evidence: Evidence
-) -> int | None:
-    """Record the request and owe the visitor an email; its id, or None if none may be sent.
+) -> Written:
+    """Record the request: a new address's in full, a known address's for a worker to decide.
 
-    The visitor sees the same page whatever happens here, so this never reveals who subscribes.
+    Either way it is one statement, so the answer takes the same time whoever the address
+    belongs to, and the visitor sees the same page: this never reveals who subscribes.
     """
     statement_id = consent.statement_id(consent.statement_text())
-    email_id = sign_up_new_address(address, topics, evidence, statement_id)
-    if email_id is not None:
-        return email_id
-    return _request_from_known_address(address, topics, evidence, statement_id)
+    return write_signup(address, topics, evidence, statement_id)
 
 
 @autocommit
-def _request_from_known_address(
-    address: str, topics: Sequence[Topic | OfferedTopic], evidence: Evidence, statement_id: int
-) -> int | None:
-    """A known (or suppressed) address: what it gets depends on its status."""
-    if is_suppressed(address):
+def decide_deferred(deferred_id: int) -> int | None:
+    """Apply the rules for a known address to a sign-up written as sent; the id of the email
+    owed, or None if none may be sent (or another worker decided it already)."""
+    deferred = db.session.execute(
+        delete(DeferredSignup).where(DeferredSignup.id == deferred_id).returning(DeferredSignup)
+    ).scalar_one_or_none()
+    if deferred is None:
         return None
-    subscriber = find_or_create(address)
+    evidence = Evidence(deferred.source, deferred.ip, deferred.user_agent)
+    topics = topics_by_ids(deferred.topic_ids)
+    if not topics or is_suppressed(deferred.email):
+        return None
+    subscriber = find_or_create(deferred.email)
     if subscriber.status in NOT_MAILABLE:
         return None
-    statement = db.session.get(ConsentStatement, statement_id)
+    statement = db.session.get(ConsentStatement, deferred.statement_id)
     if subscriber.status == SubscriberStatus.ACTIVE:
         followed = followed_topic_ids(subscriber)
         wanted = [topic for topic in topics if topic.id not in followed]
@@ -60,18 +67,23 @@ def _request_from_known_address(
     else:
         subscriber.status = SubscriberStatus.PENDING
         subscriber.updated_at = utcnow()  # restarts the clock on forgetting unconfirmed sign-ups
-        wanted = list(topics)
+        wanted = topics
         kind = EmailKind.CONFIRM
     request = SignupRequest(
         subscriber=subscriber, topic_ids=[topic.id for topic in wanted], statement=statement
     )
     db.session.add(request)
-    consent.record(
-        subscriber, Action.REQUESTED, evidence, [topic.slug for topic in topics], statement
-    )
+    slugs = [topic.slug for topic in topics]
+    consent.record(subscriber, Action.REQUESTED, evidence, slugs, statement, at=deferred.created_at)
     email = outbox.owe(kind, subscriber, request)
     db.session.flush()
     return email.id  # read before the commit, which would expire it and cost a reload
+
+
+def overdue_deferred(grace: timedelta, limit: int = 500) -> list[int]:
+    """Deferred sign-ups old enough that their job should have run."""
+    query = select(DeferredSignup.id).where(DeferredSignup.created_at < utcnow() - grace)
+    return list(db.session.scalars(query.order_by(DeferredSignup.id).limit(limit)))
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,10 @@ def embed():
     if not form.validate():
         return render_embed(form), 400
     if not form.is_bot:
-        email_id = request_signup(
+        written = request_signup(
             form.email.data, form.chosen_topics(), Evidence.from_request(Source.EMBED)
         )
-        if email_id is not None:
-            outbox.dispatch(email_id)
+        outbox.dispatch_written(written)
     return render_template("check_inbox.html", address=form.email.data, layout="embed/_layout.html")
 
 

@@ -26,11 +26,10 @@ def signup():
     if not form.validate():
         return render_signup(form), 400
     if not form.is_bot:
-        email_id = request_signup(
+        written = request_signup(
             form.email.data, form.chosen_topics(), Evidence.from_request(Source.FORM)
         )
-        if email_id is not None:
-            outbox.dispatch(email_id)
+        outbox.dispatch_written(written)
     return render_template("check_inbox.html", address=form.email.data)
 
 
