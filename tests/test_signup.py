@@ -373,6 +373,25 @@ def test_a_sign_up_while_redis_is_down_is_saved_and_sent_once_it_is_back(
     assert sweep_outbound_emails() == 0
 
 
+def test_a_known_address_signing_up_while_redis_is_down_is_decided_once_it_is_back(
+    redis_down, client, topics, redis_url, run_jobs, mail_server
+):
+    from tests.factories import create_subscriber
+    from updates.jobs import sweep_outbound_emails
+
+    create_subscriber("known@example.org", ["events"])
+    assert sign_up(client, "known@example.org", ["social-care"]).status_code == 200
+    assert db.session.scalar(select(func.count()).select_from(DeferredSignup)) == 1
+
+    current_app.config["REDIS_URL"] = redis_url  # Redis is back
+    current_app.extensions.pop("updates.redis", None)
+    sweep_outbound_emails()
+    run_jobs()
+    [message] = mail_server.messages_to("known@example.org")
+    assert message["Subject"].startswith("You are already subscribed")
+    assert db.session.scalar(select(func.count()).select_from(DeferredSignup)) == 0
+
+
 def test_topic_names_are_escaped_on_the_page(client, app):
     add_topic("xss", "<script>alert(1)</script>")
     html = client.get("/").get_data(as_text=True)
