@@ -541,3 +541,27 @@ def test_a_report_tied_to_no_delivery_of_ours_suppresses_nobody_it_names(sent, r
     assert relay(arf_abuse_report(untraced, "nobody@example.net", "abuse")).status_code == 200
     assert suppressions() == []
     assert status_of("nobody@example.net") == "active"
+
+
+def test_a_bounced_confirmation_email_is_traced_by_its_tagged_message_id(
+    app, relay, run_jobs, mail_server
+):
+    from tests.helpers import form_values, page
+
+    create_topics("lps")
+    client = app.test_client()
+    form = form_values(page(client.get("/")).find("form", method="post"))
+    client.post("/", data={**form, "email": "typo@example.net", "topics": ["lps"]})
+    run_jobs()
+    [raw] = [r.raw for r in mail_server.received if "typo@example.net" in r.recipients]
+    returned = raw.decode().replace("\r\n", "\n")
+    assert re.search(r"^Message-ID: <email-\d+\.[0-9a-f]{16}@example\.org>$", returned, re.M)
+
+    forged = re.sub(r"(<email-\d+\.)[0-9a-f]{16}", r"\g<1>0123456789abcdef", returned)
+    relay(postfix_hard_bounce(forged))
+    assert suppressions() == []
+
+    response = relay(postfix_hard_bounce(returned))
+    assert response.json["hard"] == 1
+    assert suppressions() == [("typo@example.net", "bounce")]
+    assert status_of("typo@example.net") == "bounced"

@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from . import tokens
 from .emails import message_domain
 from .extensions import db
-from .models import Delivery, DeliveryStatus, Subscriber
+from .models import Delivery, DeliveryStatus, OutboundEmail, Subscriber
 from .suppression import suppress
 from .transaction import autocommit
 
@@ -34,7 +34,8 @@ VERP = "verp"
 # RFC 3463's "other or undefined" statuses, for reports that name no status of their own.
 UNDEFINED_PERMANENT = "5.0.0"
 UNDEFINED_TEMPORARY = "4.0.0"
-OUR_MESSAGE_ID = re.compile(r"<(digest-(\d+)\.(\d+))\.([0-9a-f]{16})@([^>\s]+)>")
+# A newsletter's (digest-D.S) or a transactional email's (email-N), tagged by emails.py.
+OUR_MESSAGE_ID = re.compile(r"<(digest-(\d+)\.(\d+)|email-(\d+))\.([0-9a-f]{16})@([^>\s]+)>")
 STATUS = re.compile(r"\b[245]\.\d{1,3}\.\d{1,3}\b")
 QUOTED_MESSAGE_ID = re.compile(r"^message-id:\s*(<[^>\s]+>)", re.IGNORECASE | re.MULTILINE)
 ENVELOPE_HEADERS = ("X-Original-To", "Delivered-To", "Envelope-To", "To")
@@ -195,15 +196,23 @@ def _identify(message: Message, envelope_to: str | None, report: BounceReport) -
     return by_verp
 
 
-def _our_message_id(message: Message) -> tuple[int, int] | None:
+def _our_message_id(message: Message) -> tuple[int | None, int] | None:
+    """(digest id or None, subscriber id) from a Message-ID of ours that the report quotes."""
     domain = message_domain().lower()
     for candidate in _returned_message_ids(message):
         match = OUR_MESSAGE_ID.fullmatch(candidate.strip())
-        if not match or match.group(5).lower() != domain:
+        if not match or match.group(6).lower() != domain:
             continue
-        local, digest_id, subscriber_id, tag = match.group(1, 2, 3, 4)
-        if tokens.tag_matches(tokens.MESSAGE_ID, local, tag):
+        local, digest_id, subscriber_id, email_id, tag = match.group(1, 2, 3, 4, 5)
+        if not tokens.tag_matches(tokens.MESSAGE_ID, local, tag):
+            continue
+        if email_id is None:
             return int(digest_id), int(subscriber_id)
+        owner = db.session.scalar(
+            select(OutboundEmail.subscriber_id).where(OutboundEmail.id == int(email_id))
+        )
+        if owner is not None:
+            return None, owner
     return None
 
 

@@ -11,6 +11,8 @@ from email.utils import format_datetime, parseaddr
 
 from flask import current_app, render_template
 
+from . import tokens
+
 
 @dataclass(frozen=True)
 class RenderedEmail:
@@ -40,6 +42,12 @@ def render_email(name: str, **context: object) -> RenderedEmail:
 def message_domain() -> str:
     address = parseaddr(current_app.config["MAIL_FROM"])[1]
     return address.rpartition("@")[2] or "localhost"
+
+
+def tagged_message_id(local: str, domain: str | None = None) -> str:
+    """`<local.TAG@domain>`: the tag proves that a bounce quoting it is about a message we sent,
+    so nobody can forge a bounce that has an address suppressed."""
+    return f"<{local}.{tokens.tag(tokens.MESSAGE_ID, local)}@{domain or message_domain()}>"
 
 
 def build_message(rendered: RenderedEmail, to: str, message_id: str | None = None) -> EmailMessage:

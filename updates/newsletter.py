@@ -22,8 +22,8 @@ import css_inline
 import dkim
 from flask import current_app, render_template
 
-from . import links, tokens
-from .emails import message_domain
+from . import links
+from .emails import message_domain, tagged_message_id
 from .models import Digest, Topic, Update
 
 MANAGE = "@@MANAGE_URL@@"
@@ -66,13 +66,8 @@ def sections_for(digest: Digest, topic_ids: frozenset[int]) -> list[Section]:
 
 
 def message_id(digest_id: int, subscriber_id: int, domain: str | None = None) -> str:
-    """Deterministic per digest and subscriber, so that a rare re-send is recognisable.
-
-    The tag proves that a bounce quoting it is about a message we sent: without it anyone could
-    forge a bounce naming any digest and subscriber and have that address suppressed.
-    """
-    local = f"digest-{digest_id}.{subscriber_id}"
-    return f"<{local}.{tokens.tag(tokens.MESSAGE_ID, local)}@{domain or message_domain()}>"
+    """Deterministic per digest and subscriber, so that a rare re-send is recognisable."""
+    return tagged_message_id(f"digest-{digest_id}.{subscriber_id}", domain)
 
 
 def list_id() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 from . import links
-from .emails import build_message, render_email
+from .emails import build_message, render_email, tagged_message_id
 from .models import EmailKind, OutboundEmail
 from .topics import topics_by_ids
 
@@ -30,7 +30,8 @@ def compose(email: OutboundEmail) -> EmailMessage:
         rendered = render_email("manage_link", **context)
     else:
         raise ValueError(f"unknown email kind {email.kind!r}")
-    message = build_message(rendered, to=subscriber.email or "")
+    message_id = tagged_message_id(f"email-{email.id}")  # the same for every attempt
+    message = build_message(rendered, to=subscriber.email or "", message_id=message_id)
     if email.kind == EmailKind.WELCOME:
         topic_ids = [s.topic_id for s in subscriber.subscriptions]
         for name, value in links.list_unsubscribe_headers(subscriber, topic_ids).items():
