@@ -58,7 +58,7 @@ def wait_for_redis() -> None:
             time.sleep(2)
 
 
-def main() -> None:
+def main(worker_class: type[rq.Worker] = Worker) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app()
     with app.app_context():
@@ -75,7 +75,7 @@ def main() -> None:
             name="periodic-ticker",
         )
         ticker.start()
-        Worker(list(ALL_QUEUES), connection=redis_connection()).work(with_scheduler=True)
+        worker_class(list(ALL_QUEUES), connection=redis_connection()).work(with_scheduler=True)
 
 
 if __name__ == "__main__":

@@ -81,4 +81,5 @@ def embedded_topics(slugs: str) -> list[OfferedTopic]:
     unknown = [slug for slug in wanted if slug not in by_slug]
     if unknown:
         raise EmbedError("these topics are not offered: " + ", ".join(unknown[:5])[:200])
-    return [topic for topic in offered if topic.slug in set(wanted)]
+    chosen = set(wanted)
+    return [topic for topic in offered if topic.slug in chosen]

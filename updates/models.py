@@ -32,6 +32,7 @@ class SubscriberStatus:
     BOUNCED = "bounced"
     COMPLAINED = "complained"
     ERASED = "erased"
+    ALL = (PENDING, ACTIVE, UNSUBSCRIBED, BOUNCED, COMPLAINED, ERASED)
 
 
 class Frequency:

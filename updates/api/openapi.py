@@ -246,16 +246,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["email", "status", "topics"],
         "properties": {
             "email": {"type": "string", "format": "email"},
-            "status": {
-                "enum": [
-                    SubscriberStatus.PENDING,
-                    SubscriberStatus.ACTIVE,
-                    SubscriberStatus.UNSUBSCRIBED,
-                    SubscriberStatus.BOUNCED,
-                    SubscriberStatus.COMPLAINED,
-                    SubscriberStatus.ERASED,
-                ]
-            },
+            "status": {"enum": list(SubscriberStatus.ALL)},
             "topics": {"type": "array", "items": SLUG, "description": "Topics followed."},
         },
     },

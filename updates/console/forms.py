@@ -23,14 +23,6 @@ from ..staff import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from ..topics import MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH
 
 MAX_BASIS = 2000
-STATUSES = (
-    SubscriberStatus.PENDING,
-    SubscriberStatus.ACTIVE,
-    SubscriberStatus.UNSUBSCRIBED,
-    SubscriberStatus.BOUNCED,
-    SubscriberStatus.COMPLAINED,
-    SubscriberStatus.ERASED,
-)
 
 
 def storable(form: Form, field: Field) -> None:
@@ -123,7 +115,9 @@ class SubscriberFilterForm(Form):
     q = StringField("Address contains", validators=[Length(max=MAX_ADDRESS_LENGTH), storable])
     topic = SelectField("Topic", default="")
     status = SelectField(
-        "Status", default="", choices={"": "Any status", **{s: s.capitalize() for s in STATUSES}}
+        "Status",
+        default="",
+        choices={"": "Any status", **{s: s.capitalize() for s in SubscriberStatus.ALL}},
     )
 
 

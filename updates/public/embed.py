@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from flask import render_template, request
 
-from .. import outbox
-from ..consent import Evidence, Source, statement_text
+from ..consent import Source, statement_text
 from ..embeds import EmbedError, embedded_topics
 from ..errors import page_abort
 from ..extensions import csrf
 from ..ratelimits import signup_limits
-from ..signup import request_signup
 from . import blueprint
 from .forms import EmbedSignupForm
+from .views import submit_signup
 
 
 @blueprint.route("/embed", methods=["GET", "POST"])
@@ -30,11 +29,7 @@ def embed():
         return render_embed(form)
     if not form.validate():
         return render_embed(form), 400
-    if not form.is_bot:
-        written = request_signup(
-            form.email.data, form.chosen_topics(), Evidence.from_request(Source.EMBED)
-        )
-        outbox.dispatch_written(written)
+    submit_signup(form, Source.EMBED)
     return render_template("check_inbox.html", address=form.email.data, layout="embed/_layout.html")
 
 

@@ -25,12 +25,15 @@ def signup():
         return render_signup(form)
     if not form.validate():
         return render_signup(form), 400
-    if not form.is_bot:
-        written = request_signup(
-            form.email.data, form.chosen_topics(), Evidence.from_request(Source.FORM)
-        )
-        outbox.dispatch_written(written)
+    submit_signup(form, Source.FORM)
     return render_template("check_inbox.html", address=form.email.data)
+
+
+def submit_signup(form: SignupForm, source: str) -> None:
+    """Record a valid submission and hand it to the workers; a bot's is dropped unseen."""
+    if not form.is_bot:
+        evidence = Evidence.from_request(source)
+        outbox.dispatch_written(request_signup(form.email.data, form.chosen_topics(), evidence))
 
 
 def render_signup(form: SignupForm) -> str:
