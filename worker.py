@@ -19,8 +19,8 @@ from sqlalchemy.orm import configure_mappers
 
 from updates import create_app
 from updates.extensions import db
-from updates.periodic import run_ticker
 from updates.queues import ALL_QUEUES, MAIL, redis_connection
+from updates.worker.periodic import run_ticker
 
 log = logging.getLogger("worker")
 

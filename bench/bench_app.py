@@ -26,9 +26,9 @@ def _no_limits() -> dict[str, object]:
 def _no_enqueue() -> dict[str, object]:
     """Measure only: no RQ job at sign-up (the sweeper still sends the email a minute later),
     to see what enqueueing costs."""
-    from updates import outbox
+    from updates.mail import outbox
 
-    outbox.dispatch_written = lambda written: True
+    outbox.dispatch_signup = lambda email_id, deferred_id: True
     return {}
 
 
@@ -37,9 +37,10 @@ def _no_signup_work() -> dict[str, object]:
     nothing (combine with no-limits for the floor of Flask, CSRF, the form and the page on
     gunicorn). Every sign-up is then "lost" by design."""
     from updates.public import views
+    from updates.subscribers.signup_sql import Written
 
-    views.request_signup = lambda *args, **kwargs: None
-    views.outbox.dispatch_written = lambda written: True
+    views.request_signup = lambda *args, **kwargs: Written()
+    views.outbox.dispatch_signup = lambda email_id, deferred_id: True
     return {}
 
 

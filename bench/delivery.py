@@ -150,7 +150,7 @@ def populate(app, recipients: int, topics: int) -> None:
     from sqlalchemy import text
 
     from updates.extensions import db
-    from updates.topics import add_topic
+    from updates.news.topics import add_topic
 
     with app.app_context():
         for n in range(topics):
@@ -179,8 +179,8 @@ def populate(app, recipients: int, topics: int) -> None:
 
 
 def compose(app, topics: int) -> int:
-    from updates.content import create_update
-    from updates.digests import create_digest
+    from updates.news.digests import create_digest
+    from updates.news.publishing import create_update
 
     body = (
         "Councils and suppliers met to discuss **digital inclusion**, shared services and "
@@ -260,8 +260,8 @@ def plain_smtplib_rate(port: int, message: bytes, total: int, clients: int) -> f
 def sample_message(app, digest_id: int) -> bytes:
     """One real message of the digest, to size the plain clients' messages."""
     from updates.extensions import db
+    from updates.mail.newsletter import Recipient, Variant
     from updates.models import Digest
-    from updates.newsletter import Recipient, Variant
 
     with app.test_request_context():
         digest = db.session.get(Digest, digest_id)
@@ -279,9 +279,11 @@ def send_run(args: argparse.Namespace) -> dict[str, object]:
     sink = Sink()
     env = environment(sink.port, args.batch_size)
     os.environ.update(env)
-    from updates import create_app, delivery, digests
+    from updates import create_app
     from updates.extensions import db
     from updates.models import Delivery, Digest
+    from updates.news import digests
+    from updates.worker import delivery
 
     Redis.from_url(REDIS_URL).flushdb()
     subprocess.run(
@@ -366,9 +368,11 @@ def send_run(args: argparse.Namespace) -> dict[str, object]:
 def audience_run(args: argparse.Namespace) -> dict[str, object]:
     env = environment(free_port(), args.batch_size)
     os.environ.update(env)
-    from updates import create_app, delivery, digests
+    from updates import create_app
     from updates.extensions import db
     from updates.models import Digest
+    from updates.news import digests
+    from updates.worker import delivery
 
     subprocess.run(
         [sys.executable, "-m", "flask", "--app", "updates", "db", "upgrade"],

@@ -65,7 +65,8 @@ def instrument(timers: Timers) -> None:
     from flask_limiter import Limiter
     from flask_wtf.csrf import CSRFProtect
 
-    from updates import outbox, ratelimits
+    from updates import ratelimits
+    from updates.mail import outbox
     from updates.public import forms, views
 
     timers.wrap(Limiter, "_check_request_limit", "flask-limiter before_request (no limit)")
@@ -76,7 +77,7 @@ def instrument(timers: Timers) -> None:
     timers.wrap(forms.SignupForm, "validate", "form: validate (email_validator)")
     timers.wrap(views, "offered_topics", "offered_topics() (cached)")
     timers.wrap(views, "request_signup", "request_signup() transaction")
-    timers.wrap(outbox, "dispatch_written", "hand-off (Redis LPUSH)")
+    timers.wrap(outbox, "dispatch_signup", "hand-off (Redis LPUSH)")
     timers.wrap(views, "render_template", "render check_inbox.html")
     timers.wrap(Redis, "execute_command", "redis: commands")
     timers.wrap(Pipeline, "execute", "redis: pipelines")

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from tests.mailserver import MailServer
 from updates import create_app
 from updates.config import database_url as normalise_database_url
-from updates.embedded_redis import EmbeddedRedis
+from updates.dev.embedded_redis import EmbeddedRedis
 from updates.extensions import db
 from updates.queues import ALL_QUEUES
 

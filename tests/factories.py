@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from updates.addresses import address_key
-from updates.content import create_update
-from updates.digests import create_digest
 from updates.extensions import db
 from updates.models import Digest, Subscriber, Subscription, Topic, Update, utcnow
-from updates.topics import add_topic
+from updates.news.digests import create_digest
+from updates.news.publishing import create_update
+from updates.news.topics import add_topic
 
 
 def create_topics(*slugs: str) -> dict[str, Topic]:

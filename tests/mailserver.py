@@ -12,7 +12,7 @@ from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
-from updates.embedded_redis import free_port
+from updates.dev.embedded_redis import free_port
 
 
 @dataclass

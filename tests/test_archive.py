@@ -8,7 +8,7 @@ import pytest
 
 from tests.factories import create_news, create_topics
 from tests.helpers import page
-from updates.topics import add_topic
+from updates.news.topics import add_topic
 
 from .conftest import BASE_URL
 

@@ -9,9 +9,12 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.factories import create_news, create_subscriber, create_test_digest, create_topics
-from updates import bounces, digests, webhooks
+from updates import webhooks
 from updates.extensions import db
+from updates.mail.verp import read_verp, verp_sender
 from updates.models import Delivery, Subscriber, Suppression
+from updates.news import digests
+from updates.subscribers import bounces
 
 TOKEN = "relay-shared-secret"
 VERP_RETURN_PATH = "bounces+{token}@example.org"
@@ -420,7 +423,7 @@ def test_an_exim_bounce_is_read_by_flufl_and_traced_by_the_quoted_message_id(sen
 def test_a_bounce_to_a_verp_address_finds_the_delivery_though_its_body_is_junk(
     sent, relay, envelope
 ):
-    verp = bounces.verp_sender(sent.digest, sent.nobody)
+    verp = verp_sender(sent.digest, sent.nobody)
     assert bounces.read(junk_bounce("<updates@example.org>").encode()).hard == []  # unreadable
     message = junk_bounce(verp if envelope == "message" else "<updates@example.org>")
 
@@ -438,14 +441,14 @@ def test_a_bounce_to_a_verp_address_finds_the_delivery_though_its_body_is_junk(
 
 
 def test_an_out_of_office_reply_to_a_verp_address_is_not_a_bounce(sent, relay):
-    verp = bounces.verp_sender(sent.digest, sent.nobody)
+    verp = verp_sender(sent.digest, sent.nobody)
     response = relay(out_of_office(verp), to=verp)
     assert response.json == {"hard": 0, "soft": 0, "complaints": 0}
     assert status_of("nobody@example.net") == "active"
 
 
 def test_a_not_spam_report_to_a_verp_address_is_neither_complaint_nor_bounce(sent, relay):
-    verp = bounces.verp_sender(sent.digest, sent.nobody)
+    verp = verp_sender(sent.digest, sent.nobody)
     response = relay(arf_abuse_report(sent.returned, "nobody@example.net", "not-spam"), to=verp)
     assert response.json == {"hard": 0, "soft": 0, "complaints": 0}
     assert status_of("nobody@example.net") == "active"
@@ -461,24 +464,24 @@ def test_a_junk_bounce_that_names_no_delivery_changes_nothing(sent, relay):
 
 
 def test_a_verp_address_names_its_delivery_and_cannot_be_forged(app):
-    verp = bounces.verp_sender(12, 3456789)
+    verp = verp_sender(12, 3456789)
     local, _, domain = verp.partition("@")
     assert local.startswith("bounces+") and domain == "example.org"
     assert len(local) <= 64  # RFC 5321's limit on a local part
-    assert bounces.read_verp(verp) == (12, 3456789)
-    assert bounces.read_verp(f"Bounces <{verp}>") == (12, 3456789)
+    assert read_verp(verp) == (12, 3456789)
+    assert read_verp(f"Bounces <{verp}>") == (12, 3456789)
 
     token = local.removeprefix("bounces+")
     forged = f"bounces+{token[:-2]}xx@example.org"
-    assert bounces.read_verp(forged) is None
-    assert bounces.read_verp(f"other+{token}@example.org") is None
-    assert bounces.read_verp("bounces+@example.org") is None
-    assert bounces.read_verp("updates@example.org") is None
+    assert read_verp(forged) is None
+    assert read_verp(f"other+{token}@example.org") is None
+    assert read_verp("bounces+@example.org") is None
+    assert read_verp("updates@example.org") is None
 
 
 def test_without_verp_configured_the_plain_sender_is_used(unconfigured, app):
-    assert bounces.verp_sender(1, 2) is None
-    assert bounces.read_verp("bounces+anything@example.org") is None
+    assert verp_sender(1, 2) is None
+    assert read_verp("bounces+anything@example.org") is None
 
 
 # -- the webhook itself ---------------------------------------------------------------------

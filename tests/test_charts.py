@@ -20,7 +20,7 @@ from updates.models import (
     Topic,
     utcnow,
 )
-from updates.staff import add_staff
+from updates.staff.accounts import add_staff
 
 NOW = utcnow()
 

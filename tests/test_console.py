@@ -9,7 +9,7 @@ from tests.factories import create_news, create_subscriber, create_test_digest, 
 from tests.helpers import form_values, page
 from updates.extensions import db
 from updates.models import AuditEvent, Digest, StaffUser, Suppression, Update
-from updates.staff import add_staff
+from updates.staff.accounts import add_staff
 
 PASSWORD = "correct horse battery staple"
 

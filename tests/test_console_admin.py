@@ -8,7 +8,6 @@ from sqlalchemy import select
 from tests.factories import create_news, create_subscriber, create_test_digest
 from tests.helpers import form_values, page, path_of
 from tests.test_console import PASSWORD, form_with_button, people, sign_in  # noqa: F401
-from updates.embeds import allow_origin
 from updates.extensions import db
 from updates.links import manage_url
 from updates.models import (
@@ -23,8 +22,9 @@ from updates.models import (
     Suppression,
     Topic,
 )
-from updates.staff import find_staff, issue_api_token
-from updates.suppression import suppress
+from updates.news.embeds import allow_origin
+from updates.staff.accounts import find_staff, issue_api_token
+from updates.subscribers.suppression import suppress
 
 NEW_PASSWORD = "a much longer new password"
 

@@ -17,13 +17,15 @@ from sqlalchemy import func, select
 from tests.factories import create_subscriber, create_topics
 from tests.helpers import form_values, page
 from tests.test_console import PASSWORD, form_with_button, sign_in
-from updates import ROOT, importer
+from updates import ROOT
 from updates.addresses import address_hash
 from updates.console import imports
 from updates.extensions import db
-from updates.import_jobs import EXPIRES, sweep_abandoned_uploads
 from updates.models import AuditEvent, ConsentEvent, Subscriber, Subscription, Suppression
-from updates.staff import add_staff
+from updates.staff.accounts import add_staff
+from updates.subscribers import importer
+from updates.subscribers.import_uploads import EXPIRES
+from updates.worker.imports import sweep_abandoned_uploads
 
 CONSENT = "Delegate list, Local Public Services Summit 2026, opted in on the booking form"
 PEOPLE = (

@@ -20,11 +20,13 @@ from sqlalchemy import select
 from tests.factories import create_news, create_subscriber, create_test_digest, create_topics
 from tests.helpers import html_part, path_of, text_part
 from tests.mailserver import MailServer, PipeliningMailServer
-from updates import delivery, digests, tokens
+from updates import tokens
 from updates.addresses import address_hash
 from updates.extensions import db
+from updates.mail.newsletter import Recipient, Variant
 from updates.models import Delivery, Digest, Subscriber, Suppression, utcnow
-from updates.newsletter import Recipient, Variant
+from updates.news import digests
+from updates.worker import delivery
 
 from .conftest import BASE_URL
 
@@ -401,7 +403,7 @@ def test_dkim_signature_verifies_on_the_received_bytes(newsroom, run_jobs, mail_
 def test_a_subscribers_download_lists_the_digests_sent_to_them(
     app, newsroom, run_jobs, mail_server
 ):
-    from updates.subscriptions import export
+    from updates.subscribers.preferences import export
 
     create_subscriber("ada@example.org", ["lps"])
     send_now(create_test_digest([newsroom["budget"]], ["lps"], subject="March news"), run_jobs)

@@ -14,9 +14,10 @@ from sqlalchemy import create_engine, func, select
 from tests.factories import create_news, create_subscriber, create_test_digest, create_topics
 from tests.mailserver import PipeliningMailServer
 from tests.workers import kill_hard, start_worker, stop
-from updates import delivery, digests
 from updates.extensions import db
 from updates.models import Delivery, Digest, utcnow
+from updates.news import digests
+from updates.worker import delivery
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,10 @@ from tests.helpers import form_values, page, path_of, submit_only_form
 from tests.test_console import people  # noqa: F401
 from tests.test_console_admin import audit_actions, errors_on, press, signed_in
 from tests.test_signup import followed, only_link, row_counts, subscriber, topics  # noqa: F401
-from updates.consent import Action, Source
-from updates.embeds import allow_origin
 from updates.extensions import db
 from updates.models import ConsentEvent, EmbedOrigin
+from updates.news.embeds import allow_origin
+from updates.subscribers.consent import Action, Source
 
 from .conftest import BASE_URL
 

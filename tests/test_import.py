@@ -11,7 +11,7 @@ from tests.helpers import sign_up
 from updates.addresses import address_hash
 from updates.extensions import db
 from updates.models import ConsentEvent, Subscriber, Subscription, Suppression
-from updates.topics import add_topic
+from updates.news.topics import add_topic
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from tests.helpers import form_values, html_part, links_in, page, path_of, sign_
 from updates.addresses import address_hash
 from updates.extensions import db
 from updates.models import ConsentEvent, Subscriber, Suppression
-from updates.subscriptions import revoke_links
-from updates.topics import add_topic
+from updates.news.topics import add_topic
+from updates.subscribers.preferences import revoke_links
 
 from .conftest import BASE_URL
 

@@ -21,7 +21,6 @@ from tests.helpers import (
     text_part,
 )
 from updates.addresses import address_hash
-from updates.consent import Action, Source
 from updates.extensions import db
 from updates.models import (
     ConsentEvent,
@@ -32,7 +31,9 @@ from updates.models import (
     Suppression,
     Topic,
 )
-from updates.topics import add_topic, set_archived
+from updates.news.topics import add_topic, set_archived
+from updates.queues import Jobs
+from updates.subscribers.consent import Action, Source
 
 from .conftest import BASE_URL
 
@@ -359,7 +360,7 @@ def test_a_sign_up_while_redis_is_down_is_saved_and_sent_once_it_is_back(
 
     current_app.config["REDIS_URL"] = redis_url  # Redis is back
     current_app.extensions.pop("updates.redis", None)
-    from updates.jobs import sweep_outbound_emails
+    from updates.worker.outbound import sweep_outbound_emails
 
     assert sweep_outbound_emails() == 1
     run_jobs()
@@ -377,7 +378,7 @@ def test_a_known_address_signing_up_while_redis_is_down_is_decided_once_it_is_ba
     redis_down, client, topics, redis_url, run_jobs, mail_server
 ):
     from tests.factories import create_subscriber
-    from updates.jobs import sweep_outbound_emails
+    from updates.worker.outbound import sweep_outbound_emails
 
     create_subscriber("known@example.org", ["events"])
     assert sign_up(client, "known@example.org", ["social-care"]).status_code == 200
@@ -507,10 +508,10 @@ def test_signing_up_again_while_pending_adds_a_request_and_restarts_the_clock(
 def test_a_known_or_suppressed_address_is_written_as_sent_for_a_worker_to_decide(
     client, topics, run_jobs, mail_server
 ):
-    from updates.consent import Evidence
-    from updates.new_signups import Written, write_signup
-    from updates.signup import decide_deferred
-    from updates.topics import offered_topics
+    from updates.news.topics import offered_topics
+    from updates.subscribers.consent import Evidence
+    from updates.subscribers.signup import decide_deferred
+    from updates.subscribers.signup_sql import Written, write_signup
 
     sign_up(client, "known@example.org", ["events"])
     db.session.add(Suppression(email_hash=address_hash("gone@example.org"), reason="complaint"))
@@ -639,7 +640,8 @@ def test_sign_ups_reach_the_mail_queue_through_one_hand_off_job(
     from redis import Redis
     from rq import Queue
 
-    from updates import outbox, queues
+    from updates import queues
+    from updates.mail import outbox
 
     addresses = [f"burst{n}@example.org" for n in range(3)]
     for address in addresses:
@@ -648,7 +650,7 @@ def test_sign_ups_reach_the_mail_queue_through_one_hand_off_job(
     owed = [int(email_id) for email_id in connection.lrange(outbox.OWED_IDS, 0, -1)]
     assert sorted(owed) == sorted(db.session.scalars(select(OutboundEmail.id)))
     [handoff] = Queue(queues.MAIL, connection=connection).get_jobs()
-    assert handoff.func_name == outbox.HANDOFF_JOB
+    assert handoff.func_name == Jobs.HAND_OFF_EMAILS
     run_jobs()
     assert connection.llen(outbox.OWED_IDS) == 0
     assert [len(mail_server.messages_to(address)) for address in addresses] == [1, 1, 1]
@@ -660,7 +662,7 @@ def test_an_email_whose_hand_off_redis_lost_is_sent_by_the_sweeper(
 ):
     from redis import Redis
 
-    from updates.jobs import sweep_outbound_emails
+    from updates.worker.outbound import sweep_outbound_emails
 
     sign_up(client, "lost@example.org", ["events"])
     Redis.from_url(redis_url).flushdb()  # the owed id and the hand-off job are gone

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from updates.extensions import db
 from updates.models import ApiToken, StaffUser, utcnow
-from updates.staff import StaffError, add_staff, create_api_token, staff_for_token
+from updates.staff.accounts import StaffError, add_staff, create_api_token, staff_for_token
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery staple"

@@ -16,8 +16,8 @@ from rq import Queue
 
 from tests.helpers import links_in, sign_up
 from updates import ROOT, queues
-from updates.periodic import PERIODIC_JOBS, tick
-from updates.topics import add_topic
+from updates.news.topics import add_topic
+from updates.worker.periodic import PERIODIC_JOBS, tick
 
 
 def queue_names_used_in_code() -> set[str]:

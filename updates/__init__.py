@@ -9,8 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .config import load_config
-from .extensions import csrf, db, limiter, login_manager, migrate
+from updates.config import load_config
+from updates.extensions import csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,7 +34,7 @@ def create_app(overrides: dict[str, object] | None = None) -> Flask:
         count = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
-    from . import api, console, errors, headers, preferences, public, webhooks
+    from updates import api, console, errors, headers, preferences, public, webhooks
 
     app.register_blueprint(public.blueprint)
     app.register_blueprint(preferences.blueprint)
@@ -42,13 +42,13 @@ def create_app(overrides: dict[str, object] | None = None) -> Flask:
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(console.blueprint)
     if app.config["UPDATES_ENV"] == "development":
-        from . import devmail
+        from updates.dev import mailbox
 
-        app.register_blueprint(devmail.blueprint)
+        app.register_blueprint(mailbox.blueprint)
     errors.register(app)
     headers.register(app)
 
-    from .cli import register_commands
+    from updates.cli import register_commands
 
     register_commands(app)
     return app

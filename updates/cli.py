@@ -12,10 +12,10 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from .demo import load_demo
-from .importer import ImportProblem, Progress, import_subscribers, read_addresses
-from .staff import ROLES, StaffError, add_staff, create_api_token
-from .topics import TopicError, add_topic, all_topics
+from updates.dev.demo import load_demo
+from updates.news.topics import TopicError, add_topic, all_topics
+from updates.staff.accounts import ROLES, StaffError, add_staff, create_api_token
+from updates.subscribers.importer import ImportProblem, Progress, import_subscribers, read_addresses
 
 topics_cli = AppGroup("topics", help="Add and list topics.")
 subscribers_cli = AppGroup("subscribers", help="Import subscribers.")
@@ -118,7 +118,7 @@ def demo() -> None:
 @click.option("--mail-port", default=8025, show_default=True, help="Port for the mail catcher.")
 def dev(port: int, mail_port: int) -> None:
     """Run everything for development: web, worker, Redis, mail catcher. Ctrl-C stops it all."""
-    from .devserver import run
+    from updates.dev.runner import run
 
     run(port=port, mail_port=mail_port)
 

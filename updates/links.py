@@ -8,8 +8,8 @@ from typing import Any
 from flask import current_app
 from werkzeug.routing import MapAdapter
 
-from . import tokens
-from .models import SignupRequest, Subscriber
+from updates import tokens
+from updates.models import SignupRequest, Subscriber
 
 _TOKEN = "--token--"
 

@@ -1,4 +1,4 @@
-"""Queue names, the Redis connection, and enqueueing that never breaks a request."""
+"""Queue and job names, the Redis connection, and enqueueing that never breaks a request."""
 
 from __future__ import annotations
 
@@ -19,6 +19,43 @@ DEFAULT = "default"  # housekeeping
 ALL_QUEUES = (MAIL, SEND, DEFAULT)  # the order a worker takes them in
 
 MAIL_RETRY = Retry(max=5, interval=[10, 30, 120, 600, 1800])
+
+
+class Jobs:
+    """Every job, by the name RQ stores: the web enqueues by name and never imports worker code."""
+
+    SEND_EMAIL = "updates.worker.outbound.send_outbound_email"
+    HAND_OFF_EMAILS = "updates.worker.outbound.hand_off_owed_emails"
+    SWEEP_EMAILS = "updates.worker.outbound.sweep_outbound_emails"
+    DECIDE_SIGNUP = "updates.worker.signups.decide_deferred_signup"
+    PURGE_UNCONFIRMED = "updates.worker.signups.purge_unconfirmed"
+    START_DIGEST = "updates.worker.delivery.start_digest"
+    SEND_BATCH = "updates.worker.delivery.send_batch"
+    SEND_TEST = "updates.worker.delivery.send_test"
+    SWEEP_BATCHES = "updates.worker.delivery.sweep_batches"
+    START_DUE_DIGESTS = "updates.worker.delivery.start_due_digests"
+    RUN_IMPORT = "updates.worker.imports.run_import"
+    SWEEP_UPLOADS = "updates.worker.imports.sweep_abandoned_uploads"
+
+
+ALL_JOBS = tuple(value for key, value in vars(Jobs).items() if key.isupper())
+
+# Names jobs had before the package was laid out in wings. Jobs queued under them before an
+# upgrade still run; drop these once a release has passed.
+RENAMED_JOBS = {
+    "updates.jobs.send_outbound_email": Jobs.SEND_EMAIL,
+    "updates.jobs.hand_off_owed_emails": Jobs.HAND_OFF_EMAILS,
+    "updates.jobs.sweep_outbound_emails": Jobs.SWEEP_EMAILS,
+    "updates.jobs.decide_deferred_signup": Jobs.DECIDE_SIGNUP,
+    "updates.jobs.purge_unconfirmed": Jobs.PURGE_UNCONFIRMED,
+    "updates.delivery.start_digest": Jobs.START_DIGEST,
+    "updates.delivery.send_batch": Jobs.SEND_BATCH,
+    "updates.delivery.send_test": Jobs.SEND_TEST,
+    "updates.delivery.sweep_batches": Jobs.SWEEP_BATCHES,
+    "updates.delivery.start_due_digests": Jobs.START_DUE_DIGESTS,
+    "updates.import_jobs.run_import": Jobs.RUN_IMPORT,
+    "updates.import_jobs.sweep_abandoned_uploads": Jobs.SWEEP_UPLOADS,
+}
 
 
 def redis_connection() -> Redis:

@@ -17,8 +17,8 @@ from limits.strategies import FixedWindowRateLimiter
 from redis import Redis
 from redis.exceptions import RedisError
 
-from .addresses import address_key
-from .extensions import limiter
+from updates.addresses import address_key
+from updates.extensions import limiter
 
 log = logging.getLogger(__name__)
 

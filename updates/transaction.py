@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from .extensions import db
+from updates.extensions import db
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -7,8 +7,8 @@ import hmac
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from . import bounces
-from .extensions import csrf
+from updates.extensions import csrf
+from updates.subscribers import bounces
 
 MAX_MESSAGE_BYTES = 1024 * 1024  # a returned message with its attachments; the app allows 64 KB
 

@@ -17,8 +17,8 @@ from flask import Flask
 from playwright.sync_api import Page, sync_playwright
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from updates.embedded_redis import free_port
-from updates.topics import add_topic
+from updates.dev.embedded_redis import free_port
+from updates.news.topics import add_topic
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -12,8 +12,8 @@ from playwright.sync_api import expect
 
 from tests.browser.test_visitor_journey import snapshot, subscriber
 from tests.helpers import links_in
-from updates.embedded_redis import free_port
-from updates.embeds import allow_origin
+from updates.dev.embedded_redis import free_port
+from updates.news.embeds import allow_origin
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from tests.browser.test_visitor_journey import snapshot
 from tests.factories import create_subscriber
-from updates.staff import add_staff
+from updates.staff.accounts import add_staff
 
 PASSWORD = "correct horse battery staple"
 

@@ -2,7 +2,7 @@
 
 from flask import Blueprint
 
-from ..extensions import csrf
+from updates.extensions import csrf
 
 PREFIX = "/api"
 

@@ -10,7 +10,7 @@ from flask import g, request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
-from ..staff import staff_for_token
+from updates.staff.accounts import staff_for_token
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -6,9 +6,10 @@ from flask import Response, jsonify, request
 from werkzeug.exceptions import BadRequest, Conflict, HTTPException
 from werkzeug.routing import RequestRedirect
 
-from ..content import ContentError
-from ..digests import DigestStateError
-from ..topics import TopicError
+from updates.news.digests import DigestStateError
+from updates.news.publishing import ContentError
+from updates.news.topics import TopicError
+
 from . import PREFIX, blueprint
 
 

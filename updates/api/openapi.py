@@ -6,8 +6,9 @@ from typing import Any
 
 from flask import current_app
 
-from ..content import MAX_BODY, MAX_TITLE
-from ..models import DigestKind, DigestStatus, SubscriberStatus
+from updates.models import DigestKind, DigestStatus, SubscriberStatus
+from updates.news.publishing import MAX_BODY, MAX_TITLE
+
 from . import blueprint
 
 JSON = "application/json"

@@ -7,14 +7,15 @@ from typing import Any
 from flask import request, url_for
 from werkzeug.exceptions import BadRequest, Conflict, NotFound
 
-from .. import content, digests
-from ..addresses import InvalidAddress, normalise_address
-from ..content import MAX_BODY, MAX_TITLE, ContentError, topics_for_slugs
-from ..extensions import db
-from ..links import external_url
-from ..models import Digest, DigestKind, Subscriber, Topic
-from ..subscribers import find_by_address
-from ..topics import TopicError, active_subscriber_counts, add_topic, all_topics
+from updates.addresses import InvalidAddress, normalise_address
+from updates.extensions import db
+from updates.links import external_url
+from updates.models import Digest, DigestKind, Subscriber, Topic
+from updates.news import digests, publishing
+from updates.news.publishing import MAX_BODY, MAX_TITLE, ContentError, topics_for_slugs
+from updates.news.topics import TopicError, active_subscriber_counts, add_topic, all_topics
+from updates.subscribers.lookup import find_by_address
+
 from . import blueprint
 from .auth import token_required
 from .body import MAX_ID, field, ids, json_body, moment, text
@@ -88,7 +89,7 @@ def create_topic():
 @token_required
 def create_update():
     body = json_body()
-    update = content.create_update(
+    update = publishing.create_update(
         text(body, "title", MAX_TITLE), text(body, "body", MAX_BODY), field(body, "topics", list)
     )
     url = external_url("public.show_update", update_id=update.id)

@@ -9,8 +9,8 @@ from typing import Any
 from flask import abort
 from flask_login import current_user, login_required
 
-from ..extensions import db, login_manager
-from ..models import AuditEvent, StaffUser
+from updates.extensions import db, login_manager
+from updates.models import AuditEvent, StaffUser
 
 
 @login_manager.user_loader

@@ -5,9 +5,19 @@ from __future__ import annotations
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_user
 
-from ..extensions import db
-from ..models import ApiToken, StaffUser, Topic
-from ..staff import (
+from updates.extensions import db
+from updates.forms import ButtonForm
+from updates.models import ApiToken, StaffUser, Topic
+from updates.news.topics import (
+    TopicError,
+    active_subscriber_counts,
+    add_topic,
+    all_topics,
+    edit_topic,
+    set_archived,
+    set_public,
+)
+from updates.staff.accounts import (
     StaffError,
     add_staff,
     all_api_tokens,
@@ -18,18 +28,10 @@ from ..staff import (
     revoke_api_token,
     set_password,
 )
-from ..topics import (
-    TopicError,
-    active_subscriber_counts,
-    add_topic,
-    all_topics,
-    edit_topic,
-    set_archived,
-    set_public,
-)
+
 from . import blueprint
 from .access import admin_only, audit
-from .forms import ApiTokenForm, ButtonForm, PasswordResetForm, StaffForm, TopicEditForm, TopicForm
+from .forms import ApiTokenForm, PasswordResetForm, StaffForm, TopicEditForm, TopicForm
 
 # -- topics ----------------------------------------------------------------------------------
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_user, logout_user
 
-from ..extensions import limiter
-from ..signin import authenticate
+from updates.extensions import limiter
+from updates.forms import ButtonForm
+from updates.staff.signin import authenticate
+
 from . import blueprint
 from .access import staff_only
-from .forms import ButtonForm, LoginForm
+from .forms import LoginForm
 
 
 def _safe_next(target: str | None) -> str:

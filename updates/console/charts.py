@@ -15,9 +15,8 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, case, func, select
 
-from ..consent import Action
-from ..extensions import db
-from ..models import (
+from updates.extensions import db
+from updates.models import (
     ConsentEvent,
     Delivery,
     DeliveryStatus,
@@ -26,7 +25,9 @@ from ..models import (
     Subscription,
     utcnow,
 )
-from ..topics import all_topics
+from updates.news.topics import all_topics
+from updates.subscribers.consent import Action
+
 from . import blueprint
 
 WEEKS = 12

@@ -7,14 +7,16 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from .. import digests, queues
-from ..content import ContentError, create_update, render_markdown
-from ..extensions import db
-from ..models import (
+from updates import queues
+from updates.extensions import db
+from updates.models import (
     Digest,
     Update,
 )
-from ..topics import active_subscriber_counts, all_topics
+from updates.news import digests
+from updates.news.publishing import ContentError, create_update, render_markdown
+from updates.news.topics import active_subscriber_counts, all_topics
+
 from . import blueprint
 from .access import audit, staff_only
 from .forms import DigestForm, UpdateForm

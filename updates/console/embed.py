@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
-from ..embeds import EmbedError, allow_origin, allowed_origins, disallow_origin
-from ..extensions import db
-from ..links import external_url
-from ..models import EmbedOrigin
-from ..topics import public_topics
+from updates.extensions import db
+from updates.forms import ButtonForm
+from updates.links import external_url
+from updates.models import EmbedOrigin
+from updates.news.embeds import EmbedError, allow_origin, allowed_origins, disallow_origin
+from updates.news.topics import public_topics
+
 from . import blueprint
 from .access import admin_only, audit, staff_only
-from .forms import ButtonForm, EmbedOriginForm
+from .forms import EmbedOriginForm
 
 
 @blueprint.route("/embed")

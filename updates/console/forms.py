@@ -15,12 +15,12 @@ from wtforms import (
 )
 from wtforms.validators import EqualTo, InputRequired, Length, Optional, ValidationError
 
-from ..addresses import MAX_ADDRESS_LENGTH, InvalidAddress, normalise_address
-from ..content import MAX_BODY, MAX_TITLE
-from ..models import SubscriberStatus
-from ..public.forms import TopicsField
-from ..staff import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from ..topics import MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH
+from updates.addresses import MAX_ADDRESS_LENGTH, InvalidAddress, normalise_address
+from updates.forms import TopicsField
+from updates.models import SubscriberStatus
+from updates.news.publishing import MAX_BODY, MAX_TITLE
+from updates.news.topics import MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH
+from updates.staff.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 MAX_BASIS = 2000
 
@@ -34,10 +34,6 @@ def storable(form: Form, field: Field) -> None:
 class LoginForm(FlaskForm):
     email = EmailField("Email address", validators=[InputRequired(), Length(max=320)])
     password = PasswordField("Password", validators=[InputRequired(), Length(max=1024)])
-
-
-class ButtonForm(FlaskForm):
-    """One button; what it does is in the URL."""
 
 
 class TopicForm(FlaskForm):

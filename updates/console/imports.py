@@ -9,11 +9,17 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
-from ..extensions import csrf, db
-from ..import_jobs import ImportStatus, ImportUnavailable, import_status, start_import
-from ..importer import ImportProblem
-from ..public.forms import TopicsField
-from ..topics import all_topics
+from updates.extensions import csrf, db
+from updates.forms import TopicsField
+from updates.news.topics import all_topics
+from updates.subscribers.import_uploads import (
+    ImportStatus,
+    ImportUnavailable,
+    import_status,
+    start_import,
+)
+from updates.subscribers.importer import ImportProblem
+
 from . import blueprint
 from .access import admin_only, audit
 

@@ -17,9 +17,9 @@ from flask import (
 )
 from sqlalchemy import Row, Select, delete, select
 
-from ..addresses import InvalidAddress, normalise_address
-from ..extensions import db
-from ..models import (
+from updates.addresses import InvalidAddress, normalise_address
+from updates.extensions import db
+from updates.models import (
     AuditEvent,
     ConsentEvent,
     ConsentStatement,
@@ -28,7 +28,8 @@ from ..models import (
     Suppression,
     Topic,
 )
-from ..suppression import suppress
+from updates.subscribers.suppression import suppress
+
 from . import blueprint
 from .access import admin_only, audit
 from .forms import SuppressionForm, UnsuppressForm

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
-from ..consent import Evidence, Source
-from ..directory import (
+from updates.extensions import db
+from updates.forms import ButtonForm
+from updates.models import (
+    Subscriber,
+    SubscriberStatus,
+)
+from updates.news.topics import all_topics
+from updates.subscribers.consent import Evidence, Source
+from updates.subscribers.directory import (
     DELIVERIES_SHOWN,
     SHOWN,
     NotAddable,
@@ -14,16 +21,11 @@ from ..directory import (
     find_subscribers,
     subscribe_by_hand,
 )
-from ..extensions import db
-from ..models import (
-    Subscriber,
-    SubscriberStatus,
-)
-from ..subscriptions import erase, revoke_links
-from ..topics import all_topics
+from updates.subscribers.preferences import erase, revoke_links
+
 from . import blueprint
 from .access import admin_only, audit, staff_only
-from .forms import AddSubscriberForm, ButtonForm, SubscriberFilterForm
+from .forms import AddSubscriberForm, SubscriberFilterForm
 
 
 @blueprint.route("/subscribers")

@@ -7,14 +7,18 @@ from datetime import datetime
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from .. import digests, queues
-from ..extensions import db
-from ..models import Digest
-from ..newsletter import Recipient, Variant
-from ..subscribers import find_by_address
+from updates import queues
+from updates.extensions import db
+from updates.forms import ButtonForm
+from updates.mail.newsletter import Recipient, Variant
+from updates.models import Digest
+from updates.news import digests
+from updates.queues import Jobs
+from updates.subscribers.lookup import find_by_address
+
 from . import blueprint
 from .access import audit, staff_only
-from .forms import ButtonForm, SendForm
+from .forms import SendForm
 
 
 def _digest(digest_id: int) -> Digest:
@@ -150,6 +154,6 @@ def digest_test(digest_id: int):
     digest = _digest(digest_id)
     if not ButtonForm().validate():
         abort(400)
-    queues.try_enqueue(queues.MAIL, "updates.delivery.send_test", digest.id, current_user.email)
+    queues.try_enqueue(queues.MAIL, Jobs.SEND_TEST, digest.id, current_user.email)
     flash(f"A test copy is on its way to {current_user.email}.")
     return redirect(url_for(".digest_detail", digest_id=digest.id), code=303)

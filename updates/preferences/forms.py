@@ -6,8 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length, ValidationError
 
-from ..addresses import MAX_ADDRESS_LENGTH, InvalidAddress, normalise_address
-from ..public.forms import TopicsField
+from updates.addresses import MAX_ADDRESS_LENGTH, InvalidAddress, normalise_address
+from updates.forms import TopicsField
 
 
 class ManageForm(FlaskForm):
@@ -18,10 +18,6 @@ class ManageForm(FlaskForm):
     def __init__(self, topics: list, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.topics.choices = {topic.slug: topic.name for topic in topics}
-
-
-class ButtonForm(FlaskForm):
-    """One button; what it does is in the URL."""
 
 
 class LinkRequestForm(FlaskForm):

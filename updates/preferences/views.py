@@ -15,14 +15,17 @@ from flask import (
     url_for,
 )
 
-from .. import outbox, tokens
-from ..consent import Evidence, Source, statement_text
-from ..errors import page_abort
-from ..extensions import csrf, db
-from ..links import manage_token, unsubscribe_token
-from ..models import Subscriber, SubscriberStatus
-from ..ratelimits import per_address_mail_limit, per_ip_signup_limit
-from ..subscriptions import (
+from updates import tokens
+from updates.errors import page_abort
+from updates.extensions import csrf, db
+from updates.forms import ButtonForm
+from updates.links import manage_token, unsubscribe_token
+from updates.mail import outbox
+from updates.models import Subscriber, SubscriberStatus
+from updates.news.topics import public_topics, topics_by_ids
+from updates.ratelimits import per_address_mail_limit, per_ip_signup_limit
+from updates.subscribers.consent import Evidence, Source, statement_text
+from updates.subscribers.preferences import (
     FREQUENCIES,
     erase,
     export,
@@ -31,9 +34,9 @@ from ..subscriptions import (
     set_preferences,
     unsubscribe,
 )
-from ..topics import public_topics, topics_by_ids
+
 from . import blueprint
-from .forms import ButtonForm, LinkRequestForm, ManageForm
+from .forms import LinkRequestForm, ManageForm
 
 
 def _live_subscriber(subscriber_id: object, version: object) -> Subscriber:

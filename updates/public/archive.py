@@ -8,9 +8,10 @@ from feedgen.feed import FeedGenerator
 from flask import Response, abort, current_app, render_template, request, url_for
 from sqlalchemy import select
 
-from ..content import published_updates
-from ..extensions import db
-from ..models import Topic, Update, utcnow
+from updates.extensions import db
+from updates.models import Topic, Update, utcnow
+from updates.news.publishing import published_updates
+
 from . import blueprint
 
 MAX_ID = 2**31 - 1

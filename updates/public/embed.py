@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import render_template, request
+from flask import Response, render_template, request
 
-from ..consent import Source, statement_text
-from ..embeds import EmbedError, embedded_topics
-from ..errors import page_abort
-from ..extensions import csrf
-from ..ratelimits import signup_limits
+from updates.errors import page_abort
+from updates.extensions import csrf
+from updates.news.embeds import EmbedError, embedded_topics, frame_ancestors
+from updates.ratelimits import signup_limits
+from updates.subscribers.consent import Source, statement_text
+
 from . import blueprint
 from .forms import EmbedSignupForm
 from .views import submit_signup
@@ -31,6 +32,14 @@ def embed():
         return render_embed(form), 400
     submit_signup(form, Source.EMBED)
     return render_template("check_inbox.html", address=form.email.data, layout="embed/_layout.html")
+
+
+@blueprint.after_request
+def _frameable_by_listed_sites(response: Response) -> Response:
+    """The embed's answers, errors too, may be framed by this site and the listed ones."""
+    if request.endpoint == "public.embed":
+        response.headers["Content-Security-Policy"] = frame_ancestors()
+    return response
 
 
 def render_embed(form: EmbedSignupForm) -> str:

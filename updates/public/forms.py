@@ -6,23 +6,16 @@ from urllib.parse import urlsplit
 
 from flask import current_app, request
 from flask_wtf import FlaskForm
-from wtforms import SelectMultipleField, StringField
+from wtforms import StringField
 from wtforms.csrf.core import CSRF
 from wtforms.validators import InputRequired, Length, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from .. import tokens
-from ..addresses import MAX_ADDRESS_LENGTH, InvalidAddress, normalise_address
-from ..models import Topic
+from updates import tokens
+from updates.addresses import MAX_ADDRESS_LENGTH, InvalidAddress, normalise_address
+from updates.forms import TopicsField
+from updates.models import Topic
 
 EMBED_FORM = "embed-form"
-
-
-class TopicsField(SelectMultipleField):
-    """One checkbox per topic, value = slug."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class SignupForm(FlaskForm):
@@ -101,11 +94,3 @@ class EmbedCSRF(CSRF):
 class EmbedSignupForm(SignupForm):
     class Meta:
         csrf_class = EmbedCSRF
-
-
-class ConfirmForm(FlaskForm):
-    """One button; the token is in the URL."""
-
-
-class ResendForm(FlaskForm):
-    """One button asking for a fresh link."""

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from flask import current_app, render_template, request
 
-from .. import outbox, tokens
-from ..consent import Evidence, Source, statement_text
-from ..errors import page_abort
-from ..extensions import db
-from ..links import manage_url
-from ..models import SignupRequest
-from ..ratelimits import per_address_mail_limit, signup_limits
-from ..signup import confirm_signup, request_signup, resend_confirmation
-from ..topics import offered_topics, topics_by_ids
+from updates import tokens
+from updates.errors import page_abort
+from updates.extensions import db
+from updates.forms import ButtonForm
+from updates.links import manage_url
+from updates.mail import outbox
+from updates.models import SignupRequest
+from updates.news.topics import offered_topics, topics_by_ids
+from updates.ratelimits import per_address_mail_limit, signup_limits
+from updates.subscribers.consent import Evidence, Source, statement_text
+from updates.subscribers.signup import confirm_signup, request_signup, resend_confirmation
+
 from . import blueprint
-from .forms import ConfirmForm, ResendForm, SignupForm
+from .forms import SignupForm
 
 
 @blueprint.route("/", methods=["GET", "POST"])
@@ -33,7 +36,8 @@ def submit_signup(form: SignupForm, source: str) -> None:
     """Record a valid submission and hand it to the workers; a bot's is dropped unseen."""
     if not form.is_bot:
         evidence = Evidence.from_request(source)
-        outbox.dispatch_written(request_signup(form.email.data, form.chosen_topics(), evidence))
+        written = request_signup(form.email.data, form.chosen_topics(), evidence)
+        outbox.dispatch_signup(written.email_id, written.deferred_id)
 
 
 def render_signup(form: SignupForm) -> str:
@@ -47,7 +51,7 @@ def _signup_request_from(token: str) -> SignupRequest:
             tokens.CONFIRM, token, current_app.config["CONFIRM_MAX_AGE_DAYS"]
         )
     except tokens.ExpiredToken:
-        page_abort("link_expired.html", 410, form=ResendForm(), token=token)
+        page_abort("link_expired.html", 410, form=ButtonForm(), token=token)
     except tokens.InvalidToken:
         page_abort("link_invalid.html", 400)
     found = db.session.get(SignupRequest, request_id) if isinstance(request_id, int) else None
@@ -59,7 +63,7 @@ def _signup_request_from(token: str) -> SignupRequest:
 @blueprint.route("/confirm/<token>", methods=["GET", "POST"])
 def confirm(token: str):
     signup_request = _signup_request_from(token)
-    form = ConfirmForm()
+    form = ButtonForm()
     if request.method == "POST" and form.validate():
         confirmation = confirm_signup(signup_request.id, Evidence.from_request(Source.LINK))
         if confirmation is None:

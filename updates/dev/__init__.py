@@ -1,0 +1,1 @@
+"""Development only: the runner, its mail catcher and private Redis, and the demo data."""

@@ -1,0 +1,1 @@
+"""Programme news: topics, published updates, the digests that carry them, the embeddable form."""

@@ -1,0 +1,158 @@
+"""The subscriber list as staff use it: find subscribers, add one by hand."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from updates.addresses import address_key
+from updates.extensions import db
+from updates.models import (
+    ConsentEvent,
+    Delivery,
+    Digest,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    Topic,
+    utcnow,
+)
+from updates.news.topics import all_topics
+from updates.subscribers import consent
+from updates.subscribers.consent import Action, Evidence, Source
+from updates.subscribers.lookup import find_or_create
+from updates.subscribers.suppression import is_suppressed
+from updates.transaction import autocommit
+
+SHOWN = 100
+DELIVERIES_SHOWN = 100
+
+
+@dataclass(frozen=True)
+class Found:
+    subscribers: list[Subscriber]
+    total: int
+
+
+def find_subscribers(text: str = "", topic_slug: str = "", status: str = "") -> Found:
+    """Subscribers whose address contains `text`, following the topic, in the status; any if ''."""
+    where = []
+    if text:
+        where.append(Subscriber.email_key.contains(address_key(text), autoescape=True))
+    if topic_slug:
+        followers = (
+            select(Subscription.subscriber_id)
+            .join(Topic, Topic.id == Subscription.topic_id)
+            .where(Topic.slug == topic_slug)
+        )
+        where.append(Subscriber.id.in_(followers))
+    if status:
+        where.append(Subscriber.status == status)
+    total = db.session.scalar(select(func.count()).select_from(Subscriber).where(*where))
+    shown = db.session.scalars(
+        select(Subscriber)
+        .where(*where)
+        .options(selectinload(Subscriber.subscriptions).selectinload(Subscription.topic))
+        .order_by(Subscriber.id)
+        .limit(SHOWN)
+    )
+    return Found(list(shown), total or 0)
+
+
+class NotAddable(ValueError):
+    """The address cannot be subscribed by hand."""
+
+
+@dataclass(frozen=True)
+class Added:
+    subscriber: Subscriber
+    topics: list[Topic]  # newly followed
+    activated: bool  # was not active before
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.topics) or self.activated
+
+
+def subscribe_by_hand(address: str, topic_slugs: list[str], basis: str) -> Added:
+    """Make the address an active subscriber of these live topics, on the consent `basis`.
+
+    Anything that changes is a consent event from staff whose statement is the basis.
+    """
+    try:
+        return _subscribe_by_hand(address, topic_slugs, basis)
+    except IntegrityError:  # a concurrent twin added the same subscription first
+        return _subscribe_by_hand(address, topic_slugs, basis)
+
+
+@autocommit
+def _subscribe_by_hand(address: str, topic_slugs: list[str], basis: str) -> Added:
+    basis = basis.strip()
+    if not basis:
+        raise NotAddable("Say on what basis this person agreed to be emailed.")
+    if is_suppressed(address):
+        raise NotAddable(
+            "That address is on the suppression list (it bounced, complained, was erased or an "
+            "admin suppressed it), so it cannot be subscribed."
+        )
+    wanted = set(topic_slugs)
+    topics = [t for t in all_topics() if t.slug in wanted and not t.archived]
+    if not topics or len(topics) != len(wanted):
+        raise NotAddable("Choose one or more topics that exist and are not archived.")
+    subscriber = find_or_create(address)
+    followed = {s.topic_id for s in subscriber.subscriptions}
+    added = [t for t in topics if t.id not in followed]
+    for topic in added:
+        subscriber.subscriptions.append(Subscription(topic=topic))
+    activated = subscriber.status != SubscriberStatus.ACTIVE
+    if activated:
+        subscriber.status = SubscriberStatus.ACTIVE
+        subscriber.confirmed_at = subscriber.confirmed_at or utcnow()
+    if added or activated:
+        consent.record(
+            subscriber,
+            Action.ADDED,
+            Evidence(source=Source.STAFF),
+            [t.slug for t in topics],
+            consent.statement_for(basis),
+        )
+    db.session.flush()
+    return Added(subscriber, added, activated)
+
+
+def consent_trail(subscriber_id: int) -> list[ConsentEvent]:
+    query = select(ConsentEvent).where(ConsentEvent.subscriber_id == subscriber_id)
+    return list(db.session.scalars(query.order_by(ConsentEvent.id)))
+
+
+@dataclass(frozen=True)
+class Sent:
+    digest_id: int
+    subject: str
+    status: str
+    attempts: int
+    sent_at: datetime | None
+    last_error: str | None
+
+
+def deliveries_to(subscriber_id: int, limit: int = DELIVERIES_SHOWN) -> list[Sent]:
+    """The digests addressed to the subscriber, newest first, and what became of each."""
+    rows = db.session.execute(
+        select(
+            Delivery.digest_id,
+            Digest.subject,
+            Delivery.status,
+            Delivery.attempts,
+            Delivery.sent_at,
+            Delivery.last_error,
+        )
+        .join(Digest, Digest.id == Delivery.digest_id)
+        .where(Delivery.subscriber_id == subscriber_id)
+        .order_by(Delivery.id.desc())
+        .limit(limit)
+    )
+    return [Sent(*row) for row in rows]

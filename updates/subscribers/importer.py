@@ -1,0 +1,215 @@
+"""Importing subscribers from a CSV: streamed, one set-based write per chunk, safe to repeat.
+
+An import asserts consent gathered elsewhere, so it never overrides a person's own choice:
+suppressed and erased addresses are skipped, and so are people who unsubscribed.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import TextIO
+
+from sqlalchemy import insert, select, update
+
+from updates.addresses import InvalidAddress, address_hash, address_key, normalise_address
+from updates.extensions import db
+from updates.models import (
+    ConsentEvent,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    Suppression,
+    Topic,
+    utcnow,
+)
+from updates.subscribers import consent
+from updates.subscribers.consent import Action, Source
+
+CHUNK = 1000
+IMPORTABLE = {SubscriberStatus.PENDING, SubscriberStatus.ACTIVE}
+
+
+class ImportProblem(ValueError):
+    """The file or the options cannot be imported."""
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    unchanged: int = 0
+    skipped: dict[str, int] = field(
+        default_factory=lambda: {"invalid": 0, "suppressed": 0, "unsubscribed": 0, "duplicate": 0}
+    )
+
+    def summary(self) -> str:
+        skipped = ", ".join(f"{count} {why}" for why, count in self.skipped.items() if count)
+        return (
+            f"imported {self.imported}, already subscribed {self.unchanged}, "
+            f"skipped {sum(self.skipped.values())}" + (f" ({skipped})" if skipped else "")
+        )
+
+
+def read_addresses(stream: TextIO) -> Iterator[str]:
+    reader = csv.DictReader(stream)
+    columns = {name.strip().lower(): name for name in reader.fieldnames or []}
+    if "email" not in columns:
+        raise ImportProblem("the CSV needs a header row with an 'email' column")
+    for row in reader:
+        yield (row.get(columns["email"]) or "").strip()
+
+
+Progress = Callable[[int, ImportReport], None]
+
+
+def import_subscribers(
+    addresses: Iterable[str],
+    topic_slugs: list[str],
+    consent_text: str,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Make these addresses active subscribers of these topics, a chunk per transaction.
+
+    `progress`, if given, is called after each committed chunk with its number of rows and the
+    report so far.
+    """
+    topics = list(db.session.scalars(select(Topic).where(Topic.slug.in_(topic_slugs))))
+    missing = set(topic_slugs) - {topic.slug for topic in topics}
+    if missing:
+        raise ImportProblem(f"no such topic: {', '.join(sorted(missing))}")
+    if not consent_text.strip():
+        raise ImportProblem("--consent must say on what basis these people agreed to be emailed")
+    statement_id = consent.statement_for(consent_text.strip()).id
+    db.session.commit()
+    report = ImportReport()
+    seen: set[str] = set()
+    iterator = iter(addresses)
+    while chunk := list(islice(iterator, CHUNK)):
+        _import_chunk(chunk, topics, statement_id, report, seen)
+        if progress is not None:
+            progress(len(chunk), report)
+    return report
+
+
+def _valid_unique(chunk: list[str], report: ImportReport, seen: set[str]) -> dict[str, str]:
+    """key → normalised address for the chunk's valid addresses not seen before."""
+    valid: dict[str, str] = {}
+    for raw in chunk:
+        try:
+            address = normalise_address(raw)
+        except InvalidAddress:
+            report.skipped["invalid"] += 1
+            continue
+        key = address_key(address)
+        if key in seen:
+            report.skipped["duplicate"] += 1
+            continue
+        seen.add(key)
+        valid[key] = address
+    return valid
+
+
+def _import_chunk(
+    chunk: list[str],
+    topics: list[Topic],
+    statement_id: int,
+    report: ImportReport,
+    seen: set[str],
+) -> None:
+    valid = _valid_unique(chunk, report, seen)
+    hashes = {address_hash(key): key for key in valid}
+    suppressed = db.session.scalars(
+        select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes))
+    )
+    for hashed in suppressed:
+        del valid[hashes[hashed]]
+        report.skipped["suppressed"] += 1
+
+    existing = {
+        row.email_key: row
+        for row in db.session.execute(
+            select(Subscriber.id, Subscriber.email_key, Subscriber.status).where(
+                Subscriber.email_key.in_(valid)
+            )
+        )
+    }
+    for key, row in existing.items():
+        if row.status not in IMPORTABLE:
+            del valid[key]
+            report.skipped["unsubscribed" if row.status == "unsubscribed" else "suppressed"] += 1
+
+    now = utcnow()
+    new_rows = [
+        {
+            "email": address,
+            "email_key": key,
+            "status": SubscriberStatus.ACTIVE,
+            "token_version": 1,
+            "created_at": now,
+            "updated_at": now,
+            "confirmed_at": now,
+        }
+        for key, address in valid.items()
+        if key not in existing
+    ]
+    if new_rows:
+        db.session.execute(insert(Subscriber), new_rows)
+    ids = dict(
+        db.session.execute(
+            select(Subscriber.email_key, Subscriber.id).where(Subscriber.email_key.in_(valid))
+        ).all()
+    )
+    pending = [
+        ids[key]
+        for key, row in existing.items()
+        if key in valid and row.status == SubscriberStatus.PENDING
+    ]
+    if pending:
+        db.session.execute(
+            update(Subscriber)
+            .where(Subscriber.id.in_(pending))
+            .values(status=SubscriberStatus.ACTIVE, confirmed_at=now, updated_at=now)
+        )
+    have = {
+        (sid, tid)
+        for sid, tid in db.session.execute(
+            select(Subscription.subscriber_id, Subscription.topic_id).where(
+                Subscription.subscriber_id.in_(ids.values()),
+                Subscription.topic_id.in_([t.id for t in topics]),
+            )
+        )
+    }
+    wanted = [
+        (sid, topic) for sid in ids.values() for topic in topics if (sid, topic.id) not in have
+    ]
+    if wanted:
+        db.session.execute(
+            insert(Subscription),
+            [
+                {"subscriber_id": sid, "topic_id": topic.id, "frequency": "all", "created_at": now}
+                for sid, topic in wanted
+            ],
+        )
+    changed: dict[int, list[str]] = {}
+    for sid, topic in wanted:
+        changed.setdefault(sid, []).append(topic.slug)
+    if changed:
+        db.session.execute(
+            insert(ConsentEvent),
+            [
+                {
+                    "subscriber_id": sid,
+                    "action": Action.IMPORTED,
+                    "source": Source.IMPORT,
+                    "topics": sorted(slugs),
+                    "statement_id": statement_id,
+                    "created_at": now,
+                }
+                for sid, slugs in changed.items()
+            ],
+        )
+    db.session.commit()
+    report.imported += len(changed)
+    report.unchanged += len(ids) - len(changed)

@@ -1,0 +1,454 @@
+"""The delivery engine's jobs: start a digest, send a batch, sweep what was lost.
+
+The database is the guarantee. The ledger (deliveries) says what is owed; batches say who is
+working on which slice, under a lease. RQ is how work gets to a worker quickly, not the record:
+a batch whose worker died is re-enqueued by the sweeper once its lease lapses, and re-running a
+batch skips every delivery already recorded as sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import timedelta
+
+from flask import current_app
+from rq import Queue, Retry
+from sqlalchemy import and_, exists, func, insert, literal, or_, select, text, update
+
+from updates import queues
+from updates.extensions import db
+from updates.mail.messages import message_domain
+from updates.mail.newsletter import Recipient, Variant, dkim_signer, message_id
+from updates.mail.relay import PermanentFailure, Relay, TransientFailure, envelope_sender
+from updates.mail.sendrate import SendRate
+from updates.mail.verp import verp_sender
+from updates.models import (
+    Batch,
+    Delivery,
+    DeliveryStatus,
+    Digest,
+    DigestKind,
+    DigestStatus,
+    Frequency,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    digest_topics,
+    utcnow,
+)
+from updates.queues import Jobs
+from updates.subscribers.suppression import suppress, suppressed_among
+from updates.worker.ledger import Ledger, open_ledger
+from updates.worker.outbound import job
+
+log = logging.getLogger(__name__)
+
+BATCH_RETRY = Retry(max=5, interval=[15, 60, 300, 900, 1800])
+MAX_ATTEMPTS = 5  # per delivery, for 4xx answers
+CHECK_SECONDS = 0.5  # between looks at pause/cancel (and renewals of the lease)
+
+
+class ConnectionLost(Exception):
+    """The relay went away mid-batch; the batch is released and retried later."""
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=current_app.config["BATCH_LEASE_SECONDS"])
+
+
+# -- starting ------------------------------------------------------------------------------
+
+
+@job
+def start_digest(digest_id: int) -> str:
+    """Materialise the audience once, cut it into batches, and enqueue those not yet done."""
+    digest = db.session.get(Digest, digest_id)
+    if digest is None:
+        return "gone"
+    if digest.status == DigestStatus.SCHEDULED:
+        if digest.scheduled_at and digest.scheduled_at > utcnow():
+            return "not yet due"
+        if _too_late(digest):
+            return "waiting for staff"
+        if _claim_start(digest_id):
+            count = _materialise(digest_id, digest.kind)
+            log.info("digest %s: %s recipients", digest_id, count)
+        db.session.expire_all()
+    if db.session.get(Digest, digest_id).status != DigestStatus.SENDING:
+        return "not sending"
+    enqueued = enqueue_batches(digest_id)
+    finish_if_complete(digest_id)
+    return f"enqueued {enqueued} batches"
+
+
+def _too_late(digest: Digest) -> bool:
+    """A digest far past its time (the service was down) waits for staff to resume it."""
+    window = timedelta(minutes=current_app.config["SEND_LATE_MINUTES"])
+    if digest.scheduled_at is None or utcnow() - digest.scheduled_at <= window:
+        return False
+    late = utcnow() - digest.scheduled_at
+    digest.status = DigestStatus.PAUSED
+    digest.note = f"missed its time by {int(late.total_seconds() // 60)} minutes; resume to send"
+    db.session.commit()
+    return True
+
+
+def _claim_start(digest_id: int) -> bool:
+    """Move scheduled → sending; only one caller wins, and it alone builds the ledger."""
+    won = db.session.execute(
+        update(Digest)
+        .where(Digest.id == digest_id, Digest.status == DigestStatus.SCHEDULED)
+        .values(status=DigestStatus.SENDING, started_at=utcnow())
+    ).rowcount
+    if not won:
+        db.session.rollback()
+    return bool(won)
+
+
+def _materialise(digest_id: int, kind: str) -> int:
+    """Write the audience into the ledger in one statement, then cut it into batches; commit."""
+    topic_ids = list(
+        db.session.scalars(
+            select(digest_topics.c.topic_id).where(digest_topics.c.digest_id == digest_id)
+        )
+    )
+    # The topic ids go in as values, not as a join, so the planner can see how many follow
+    # them (a join it guesses at a few thousand and loops over a million times).
+    followed = select(Subscription.subscriber_id).where(Subscription.topic_id.in_(topic_ids))
+    if kind == DigestKind.ANNOUNCEMENT:
+        followed = followed.where(Subscription.frequency == Frequency.EVERY_ANNOUNCEMENT)
+    audience = (
+        select(literal(digest_id), Subscriber.id, literal(DeliveryStatus.PENDING), literal(0))
+        .where(Subscriber.status == SubscriberStatus.ACTIVE, Subscriber.id.in_(followed))
+        .order_by(Subscriber.id)
+    )
+    db.session.execute(
+        insert(Delivery).from_select(["digest_id", "subscriber_id", "status", "attempts"], audience)
+    )
+    first, last, count = db.session.execute(
+        select(func.min(Delivery.id), func.max(Delivery.id), func.count()).where(
+            Delivery.digest_id == digest_id
+        )
+    ).one()
+    if count:
+        _cut_batches(digest_id, first, last, current_app.config["BATCH_SIZE"])
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("ANALYZE deliveries"))  # the batches' queries plan on fresh counts
+    db.session.commit()
+    return count
+
+
+def _cut_batches(digest_id: int, first: int, last: int, size: int) -> None:
+    """Batches of `size` ids from first to last.
+
+    One statement numbers the ledger rows consecutively unless another digest's audience is
+    written at the same moment; then some batches hold fewer of this digest's rows (each batch
+    reads only its own digest's), never more.
+    """
+    db.session.execute(
+        insert(Batch),
+        [
+            {
+                "digest_id": digest_id,
+                "first_id": start,
+                "last_id": min(start + size - 1, last),
+                "done": False,
+                "runs": 0,
+            }
+            for start in range(first, last + 1, size)
+        ],
+    )
+
+
+def enqueue_batches(digest_id: int, only_idle_for: timedelta | None = None) -> int:
+    """Enqueue the digest's unfinished batches not under lease (and, if given, idle that long)."""
+    now = utcnow()
+    query = select(Batch.id).where(
+        Batch.digest_id == digest_id,
+        Batch.done.is_(False),
+        or_(Batch.lease_until.is_(None), Batch.lease_until < now),
+    )
+    if only_idle_for is not None:
+        query = query.where(
+            or_(Batch.enqueued_at.is_(None), Batch.enqueued_at < now - only_idle_for)
+        )
+    batch_ids = list(db.session.scalars(query.order_by(Batch.id)))
+    if not batch_ids:
+        return 0
+    send_queue = queues.queue(queues.SEND)
+    with send_queue.connection.pipeline() as pipe:
+        send_queue.enqueue_many(
+            [
+                Queue.prepare_data(
+                    Jobs.SEND_BATCH,
+                    (batch_id,),
+                    retry=BATCH_RETRY,
+                    timeout=3600,
+                    result_ttl=600,
+                    failure_ttl=86400,
+                )
+                for batch_id in batch_ids
+            ],
+            pipeline=pipe,
+        )
+        pipe.execute()
+    db.session.execute(update(Batch).where(Batch.id.in_(batch_ids)).values(enqueued_at=now))
+    db.session.commit()
+    return len(batch_ids)
+
+
+def finish_if_complete(digest_id: int) -> bool:
+    """sending → sent once no delivery is pending."""
+    pending = exists().where(
+        Delivery.digest_id == digest_id, Delivery.status == DeliveryStatus.PENDING
+    )
+    done = db.session.execute(
+        update(Digest)
+        .where(Digest.id == digest_id, Digest.status == DigestStatus.SENDING, ~pending)
+        .values(status=DigestStatus.SENT, finished_at=utcnow())
+    ).rowcount
+    db.session.commit()
+    return bool(done)
+
+
+# -- sending a batch -----------------------------------------------------------------------
+
+
+def _claim_batch(batch_id: int) -> Batch | None:
+    now = utcnow()
+    won = db.session.execute(
+        update(Batch)
+        .where(
+            Batch.id == batch_id,
+            Batch.done.is_(False),
+            or_(Batch.lease_until.is_(None), Batch.lease_until < now),
+        )
+        .values(lease_until=now + _lease(), runs=Batch.runs + 1)
+    ).rowcount
+    db.session.commit()
+    return db.session.get(Batch, batch_id) if won else None
+
+
+def _release(batch: Batch, done: bool = False) -> None:
+    batch.lease_until = None
+    batch.done = done
+    db.session.commit()
+
+
+def _load_recipients(batch: Batch, digest: Digest) -> list[Recipient]:
+    """Pending deliveries in the batch with their subscribers and followed topics: one query."""
+    topic_ids = [topic.id for topic in digest.topics]
+    joined = and_(
+        Subscription.subscriber_id == Delivery.subscriber_id, Subscription.topic_id.in_(topic_ids)
+    )
+    if digest.kind == DigestKind.ANNOUNCEMENT:
+        joined = and_(joined, Subscription.frequency == Frequency.EVERY_ANNOUNCEMENT)
+    rows = db.session.execute(
+        select(
+            Delivery.id,
+            Subscriber.id,
+            Subscriber.email,
+            Subscriber.token_version,
+            Subscriber.status,
+            Subscription.topic_id,
+        )
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .outerjoin(Subscription, joined)
+        .where(
+            Delivery.digest_id == digest.id,
+            Delivery.id.between(batch.first_id, batch.last_id),
+            Delivery.status == DeliveryStatus.PENDING,
+        )
+        .order_by(Delivery.id)
+    )
+    people: dict[int, tuple] = {}
+    topics: dict[int, set[int]] = defaultdict(set)
+    for delivery_id, subscriber_id, email, version, status, topic_id in rows:
+        people[delivery_id] = (subscriber_id, email, version, status)
+        if topic_id is not None:
+            topics[delivery_id].add(topic_id)
+    recipients, gone = [], []
+    for delivery_id, (subscriber_id, email, version, status) in people.items():
+        if status != SubscriberStatus.ACTIVE or not email or not topics[delivery_id]:
+            gone.append(delivery_id)
+        else:
+            recipients.append(
+                Recipient(
+                    delivery_id, subscriber_id, email, version, frozenset(topics[delivery_id])
+                )
+            )
+    suppressed = suppressed_among([r.email for r in recipients])
+    gone += [r.delivery_id for r in recipients if r.email in suppressed]
+    if gone:
+        _mark(gone, DeliveryStatus.SKIPPED, "no longer subscribed or suppressed")
+    return [r for r in recipients if r.email not in suppressed]
+
+
+def _mark(delivery_ids: list[int], status: str, error: str | None = None) -> None:
+    values: dict[str, object] = {"status": status, "last_error": error}
+    if status == DeliveryStatus.SENT:
+        values["sent_at"] = utcnow()
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(delivery_ids))
+        .values(attempts=Delivery.attempts + 1, **values)
+    )
+    db.session.commit()
+
+
+def _defer(delivery_id: int, error: str) -> bool:
+    """Record a 4xx; True if the delivery may be tried again, False if it is now failed."""
+    attempts = db.session.scalar(select(Delivery.attempts).where(Delivery.id == delivery_id))
+    if attempts + 1 >= MAX_ATTEMPTS:
+        _mark([delivery_id], DeliveryStatus.FAILED, error[:300])
+        return False
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(attempts=Delivery.attempts + 1, last_error=error[:300])
+    )
+    db.session.commit()
+    return True
+
+
+def _still_sending(batch: Batch, digest_id: int) -> bool:
+    """Look at the digest's status (pause, cancel) and renew the lease."""
+    status = db.session.scalar(select(Digest.status).where(Digest.id == digest_id))
+    db.session.execute(
+        update(Batch).where(Batch.id == batch.id).values(lease_until=utcnow() + _lease())
+    )
+    db.session.commit()
+    return status == DigestStatus.SENDING
+
+
+@job
+def send_batch(batch_id: int) -> str:
+    """Send every pending delivery of the batch over one SMTP connection."""
+    batch = _claim_batch(batch_id)
+    if batch is None:
+        return "not due"
+    digest = db.session.get(Digest, batch.digest_id)
+    if digest.status != DigestStatus.SENDING:
+        _release(batch)
+        return f"digest {digest.status}"
+    recipients = _load_recipients(batch, digest)
+    try:
+        with closing(open_ledger()) as ledger:  # closing settles the last record
+            outcome = _send(batch, digest, recipients, ledger)
+    except (ConnectionLost, TransientFailure) as error:
+        _release(batch)
+        log.warning("batch %s interrupted: %s; it will be retried", batch_id, error)
+        raise
+    if outcome == "stopped":
+        _release(batch)
+        return "paused or cancelled"
+    if outcome:
+        _release(batch)
+        raise TransientFailure(f"{outcome} recipients answered 4xx; the batch will retry them")
+    _release(batch, done=True)
+    finish_if_complete(batch.digest_id)
+    return f"sent {len(recipients)}"
+
+
+def _send(batch: Batch, digest: Digest, recipients: list[Recipient], ledger: Ledger) -> int | str:
+    """The sending loop; returns how many were deferred with a 4xx, or "stopped"."""
+    digest_id = digest.id  # read once: attributes of ORM objects reload after every commit
+    variants: dict[frozenset[int], Variant] = {}
+    rate = SendRate(queues.redis_connection(), current_app.config["SEND_RATE"])
+    sender = envelope_sender()
+    sign = dkim_signer()
+    stopped = False
+
+    def messages() -> Iterator[tuple[Recipient, str, str, bytes]]:
+        nonlocal stopped
+        checked = time.monotonic()
+        for recipient in recipients:
+            if time.monotonic() - checked > CHECK_SECONDS:
+                checked = time.monotonic()
+                if not _still_sending(batch, digest_id):
+                    stopped = True
+                    return
+            variant = variants.get(recipient.topic_ids)
+            if variant is None:
+                variant = variants[recipient.topic_ids] = Variant(digest, recipient.topic_ids)
+            if variant.empty:
+                ledger.ended(
+                    recipient.delivery_id, DeliveryStatus.SKIPPED, "no update for their topics"
+                )
+                continue
+            message = variant.message_for(recipient)
+            if sign is not None:
+                message = sign(message)
+            rate.take()
+            envelope = verp_sender(digest_id, recipient.subscriber_id) or sender
+            yield recipient, envelope, recipient.email, message
+
+    deferred = 0
+    with Relay() as relay:
+        # The previous delivery is on record before the relay can accept the next one.
+        for recipient, failure in relay.send_many(messages(), before_final_dot=ledger.settle):
+            if failure is None:
+                ledger.sent(recipient.delivery_id)
+            elif isinstance(failure, PermanentFailure):
+                ledger.ended(recipient.delivery_id, DeliveryStatus.FAILED, str(failure))
+                if failure.unknown_mailbox:
+                    suppress(recipient.email, "bounce")
+                    db.session.commit()
+            elif relay.smtp is None:
+                raise ConnectionLost(str(failure)) from failure
+            else:
+                deferred += _defer(recipient.delivery_id, str(failure))
+    return "stopped" if stopped else deferred
+
+
+# -- periodic ------------------------------------------------------------------------------
+
+
+@job
+def sweep_batches() -> int:
+    """Re-enqueue batches of sending digests that no worker holds and RQ seems to have lost."""
+    idle = _lease() * 2
+    digest_ids = db.session.scalars(select(Digest.id).where(Digest.status == DigestStatus.SENDING))
+    total = 0
+    for digest_id in list(digest_ids):
+        total += enqueue_batches(digest_id, only_idle_for=idle)
+        finish_if_complete(digest_id)
+    return total
+
+
+@job
+def start_due_digests() -> int:
+    """Start scheduled digests whose time has come, in case Redis lost their scheduled job."""
+    due = db.session.scalars(
+        select(Digest.id).where(
+            Digest.status == DigestStatus.SCHEDULED, Digest.scheduled_at <= utcnow()
+        )
+    )
+    started = 0
+    for digest_id in list(due):
+        started += queues.try_enqueue(queues.SEND, Jobs.START_DIGEST, digest_id, job_timeout=600)
+    return started
+
+
+@job
+def send_test(digest_id: int, address: str, topic_ids: list[int] | None = None) -> str:
+    """A test copy of a digest for staff: the variant for `topic_ids` (all topics if None)."""
+    digest = db.session.get(Digest, digest_id)
+    if digest is None:
+        return "gone"
+    chosen = frozenset(topic_ids or [topic.id for topic in digest.topics])
+    variant = Variant(digest, chosen)
+    message = variant.message_for(Recipient(0, 0, address, 0, chosen))
+    # Each test copy gets its own Message-ID, or mail clients would hide the second one.
+    message = message.replace(
+        f"Message-ID: {message_id(digest_id, 0)}".encode(),
+        f"Message-ID: <test-{uuid.uuid4().hex}@{message_domain()}>".encode(),
+    )
+    with Relay() as relay:
+        relay.send(envelope_sender(), address, message)
+    return "sent"

@@ -1,0 +1,62 @@
+"""Periodic work as data, and the ticker that enqueues it from every worker without duplicates.
+
+The ticker lives in the worker process, not in Redis, so a Redis that restarts empty loses no
+schedule: the next tick after it is back enqueues the sweeper, which re-enqueues what is owed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
+
+from updates import queues
+from updates.queues import Jobs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    func: str
+    every_seconds: int
+    queue: str = queues.DEFAULT
+
+
+PERIODIC_JOBS = (
+    PeriodicJob("sweep-outbound-emails", Jobs.SWEEP_EMAILS, 30, queues.MAIL),
+    PeriodicJob("purge-unconfirmed", Jobs.PURGE_UNCONFIRMED, 3600),
+    PeriodicJob("sweep-batches", Jobs.SWEEP_BATCHES, 15, queues.SEND),
+    PeriodicJob("start-due-digests", Jobs.START_DUE_DIGESTS, 30, queues.SEND),
+    PeriodicJob("sweep-import-uploads", Jobs.SWEEP_UPLOADS, 3600),
+)
+
+
+def tick(connection: Redis, jobs: tuple[PeriodicJob, ...] = PERIODIC_JOBS) -> list[str]:
+    """Enqueue each job whose period has passed; one worker wins each period (SET NX EX)."""
+    enqueued = []
+    for periodic in jobs:
+        key = f"updates:periodic:{periodic.name}"
+        if connection.set(key, os.getpid(), nx=True, ex=periodic.every_seconds):
+            Queue(periodic.queue, connection=connection).enqueue(
+                periodic.func, job_id=f"periodic-{periodic.name}", result_ttl=0
+            )
+            enqueued.append(periodic.name)
+    return enqueued
+
+
+def run_ticker(redis_url: str, parent_pid: int, interval: float = 1.0) -> None:
+    """Tick until the worker that started us is gone; Redis outages are waited out."""
+    connection = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
+    while os.getppid() == parent_pid:
+        try:
+            tick(connection)
+        except RedisError as error:
+            log.warning("periodic ticker cannot reach Redis: %s", error)
+        time.sleep(interval)
