@@ -68,6 +68,14 @@ class DeliveryStatus:
     SKIPPED = "skipped"
 
 
+class SuppressionReason:
+    """Why the service itself suppressed an address; staff may also type a reason of their own."""
+
+    BOUNCE = "bounce"
+    COMPLAINT = "complaint"
+    ERASED = "erased"
+
+
 class StaffRole:
     ADMIN = "admin"
     EDITOR = "editor"

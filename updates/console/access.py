@@ -6,11 +6,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import abort
+from flask import Response, abort, flash, redirect, url_for
 from flask_login import current_user, login_required
 
 from updates.extensions import db, login_manager
-from updates.models import AuditEvent, StaffUser
+from updates.models import StaffUser
+from updates.staff.audit import record_action
+from updates.transaction import in_transaction
 
 
 @login_manager.user_loader
@@ -42,5 +44,14 @@ def admin_only(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def audit(action: str, detail: str = "") -> None:
-    """Record a staff action in the caller's transaction."""
-    db.session.add(AuditEvent(staff_id=current_user.id, action=action, detail=detail[:500]))
+    """Record the signed-in staff member's action in the open transaction, which holds the
+    change itself: an action and its audit row land together or not at all."""
+    if not in_transaction():
+        raise RuntimeError("audit() belongs inside the `with transaction():` of its change")
+    record_action(current_user.id, action, detail)
+
+
+def done(message: str, endpoint: str, **values: object) -> Response:
+    """Say what happened, and go to the page that shows it (Post/Redirect/Get)."""
+    flash(message)
+    return redirect(url_for(endpoint, **values), code=303)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, make_response, render_template, request
 from flask_login import current_user, login_user
 
 from updates.extensions import db
@@ -28,9 +28,10 @@ from updates.staff.accounts import (
     revoke_api_token,
     set_password,
 )
+from updates.transaction import transaction
 
 from . import blueprint
-from .access import admin_only, audit
+from .access import admin_only, audit, done
 from .forms import ApiTokenForm, PasswordResetForm, StaffForm, TopicEditForm, TopicForm
 
 # -- topics ----------------------------------------------------------------------------------
@@ -44,19 +45,18 @@ def topics():
         if not form.validate():
             return _render_topics(form), 400
         try:
-            topic = add_topic(
-                form.slug.data,
-                form.name.data,
-                form.description.data or "",
-                public=form.visibility.data == "public",
-            )
+            with transaction():
+                topic = add_topic(
+                    form.slug.data,
+                    form.name.data,
+                    form.description.data or "",
+                    public=form.visibility.data == "public",
+                )
+                audit("topic added", topic.slug)
         except TopicError as error:
             form.slug.errors = [str(error)]
             return _render_topics(form), 400
-        audit("topic added", topic.slug)
-        db.session.commit()
-        flash(f"Topic {topic.name} added.")
-        return redirect(url_for(".topics"), code=303)
+        return done(f"Topic {topic.name} added.", ".topics")
     return _render_topics(form)
 
 
@@ -79,15 +79,15 @@ def topic(topic_id: int):
         if not form.validate():
             return _render_topic(topic, form), 400
         try:
-            changed = edit_topic(topic, form.name.data, form.description.data or "")
+            with transaction():
+                changed = edit_topic(topic, form.name.data, form.description.data or "")
+                if changed:
+                    audit("topic edited", f"{topic.slug}: {topic.name}")
         except TopicError as error:
             form.name.errors = [str(error)]
             return _render_topic(topic, form), 400
-        if changed:
-            audit("topic edited", f"{topic.slug}: {topic.name}")
-            db.session.commit()
-        flash(f"Topic {topic.name} saved." if changed else "Nothing needed changing.")
-        return redirect(url_for(".topic", topic_id=topic.id), code=303)
+        message = f"Topic {topic.name} saved." if changed else "Nothing needed changing."
+        return done(message, ".topic", topic_id=topic.id)
     return _render_topic(topic, form)
 
 
@@ -115,15 +115,13 @@ TOPIC_ACTIONS = {
 @admin_only
 def topic_action(topic_id: int, action: str):
     topic = _topic(topic_id)
-    if not ButtonForm().validate():
-        abort(400)
-    change, value, done = TOPIC_ACTIONS[action]
-    if change(topic, value):
-        audit(f"topic {done.split()[0]}", topic.slug)
-        db.session.commit()
+    change, value, outcome = TOPIC_ACTIONS[action]
+    with transaction():
+        if change(topic, value):
+            audit(f"topic {outcome.split()[0]}", topic.slug)
     archived_note = " It is offered nowhere while archived." if topic.archived else ""
-    flash(f"Topic {topic.name} {done}." + (archived_note if action in ("hide", "show") else ""))
-    return redirect(url_for(".topic", topic_id=topic.id), code=303)
+    note = archived_note if action in ("hide", "show") else ""
+    return done(f"Topic {topic.name} {outcome}.{note}", ".topic", topic_id=topic.id)
 
 
 # -- staff accounts --------------------------------------------------------------------------
@@ -137,14 +135,13 @@ def staff():
         if not form.validate():
             return _render_staff(form), 400
         try:
-            account = add_staff(form.email.data, form.role.data, form.password.data)
+            with transaction():
+                account = add_staff(form.email.data, form.role.data, form.password.data)
+                audit("staff added", f"{account.email} ({account.role})")
         except StaffError as error:
             form.email.errors = [str(error)]
             return _render_staff(form), 400
-        audit("staff added", f"{account.email} ({account.role})")
-        db.session.commit()
-        flash(f"Added {account.email}.")
-        return redirect(url_for(".staff"), code=303)
+        return done(f"Added {account.email}.", ".staff")
     return _render_staff(form)
 
 
@@ -162,30 +159,23 @@ def _account(staff_id: int) -> StaffUser:
 @admin_only
 def deactivate(staff_id: int):
     account = _account(staff_id)
-    if not ButtonForm().validate():
-        abort(400)
     try:
-        changed = deactivate_staff(account, current_user)
+        with transaction():
+            if deactivate_staff(account, current_user):
+                audit("staff deactivated", account.email)
     except StaffError as error:
         return _render_staff(StaffForm(formdata=None), problem=str(error).capitalize() + "."), 400
-    if changed:
-        audit("staff deactivated", account.email)
-        db.session.commit()
-    flash(f"{account.email} can no longer sign in or use the API.")
-    return redirect(url_for(".staff"), code=303)
+    return done(f"{account.email} can no longer sign in or use the API.", ".staff")
 
 
 @blueprint.route("/staff/<int:staff_id>/reactivate", methods=["POST"])
 @admin_only
 def reactivate(staff_id: int):
     account = _account(staff_id)
-    if not ButtonForm().validate():
-        abort(400)
-    if reactivate_staff(account):
-        audit("staff reactivated", account.email)
-        db.session.commit()
-    flash(f"{account.email} can sign in again.")
-    return redirect(url_for(".staff"), code=303)
+    with transaction():
+        if reactivate_staff(account):
+            audit("staff reactivated", account.email)
+    return done(f"{account.email} can sign in again.", ".staff")
 
 
 @blueprint.route("/staff/<int:staff_id>/password", methods=["GET", "POST"])
@@ -197,16 +187,18 @@ def staff_password(staff_id: int):
         if not form.validate():
             return render_template("console/password.html", account=account, form=form), 400
         try:
-            set_password(account, form.password.data)
+            with transaction():
+                set_password(account, form.password.data)
+                audit("staff password reset", account.email)
         except StaffError as error:
             form.password.errors = [str(error)]
             return render_template("console/password.html", account=account, form=form), 400
-        audit("staff password reset", account.email)
-        db.session.commit()
         if account.id == current_user.id:
             login_user(account)  # the new password ended every session, this one included
-        flash(f"{account.email} has a new password. Tell them it through a private channel.")
-        return redirect(url_for(".staff"), code=303)
+        return done(
+            f"{account.email} has a new password. Tell them it through a private channel.",
+            ".staff",
+        )
     return render_template("console/password.html", account=account, form=form)
 
 
@@ -237,12 +229,12 @@ def api_tokens():
         if not form.validate():
             return _render_tokens(form), 400
         try:
-            row, token = issue_api_token(_account(form.staff_id.data))
+            with transaction():
+                row, token = issue_api_token(_account(form.staff_id.data))
+                audit("api token created", f"{row.id} for {row.staff.email}")
         except StaffError as error:
             form.staff_id.errors = [str(error)]
             return _render_tokens(form), 400
-        audit("api token created", f"{row.id} for {row.staff.email}")
-        db.session.commit()
         # Shown in this answer only, never stored or redirected with; so not cached either.
         response = make_response(_render_tokens(_token_form(), created=(row, token)), 201)
         response.headers["Cache-Control"] = "no-store"
@@ -254,10 +246,7 @@ def api_tokens():
 @admin_only
 def revoke_token(token_id: int):
     row = db.session.get(ApiToken, token_id) or abort(404)
-    if not ButtonForm().validate():
-        abort(400)
-    if revoke_api_token(row):
-        audit("api token revoked", f"{row.id} of {row.staff.email}")
-        db.session.commit()
-    flash(f"Token {row.id} of {row.staff.email} no longer works.")
-    return redirect(url_for(".api_tokens"), code=303)
+    with transaction():
+        if revoke_api_token(row):
+            audit("api token revoked", f"{row.id} of {row.staff.email}")
+    return done(f"Token {row.id} of {row.staff.email} no longer works.", ".api_tokens")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from updates import queues
@@ -16,9 +16,10 @@ from updates.models import (
 from updates.news import digests
 from updates.news.publishing import ContentError, create_update, render_markdown
 from updates.news.topics import active_subscriber_counts, all_topics
+from updates.transaction import transaction
 
 from . import blueprint
-from .access import audit, staff_only
+from .access import audit, done, staff_only
 from .forms import DigestForm, UpdateForm
 
 MAX_ID = 2**31 - 1  # every id in a console URL is a 32-bit integer column
@@ -55,14 +56,13 @@ def updates():
         if not form.validate():
             return _render_updates(form), 400
         try:
-            update = create_update(form.title.data, form.body.data, form.topics.data)
+            with transaction():
+                update = create_update(form.title.data, form.body.data, form.topics.data)
+                audit("update published", f"{update.id}: {update.title}")
         except ContentError as error:
             form.body.errors = [str(error)]
             return _render_updates(form), 400
-        audit("update published", f"{update.id}: {update.title}")
-        db.session.commit()
-        flash(f"Published “{update.title}”.")
-        return redirect(url_for(".updates"), code=303)
+        return done(f"Published “{update.title}”.", ".updates")
     return _render_updates(form)
 
 
@@ -102,18 +102,18 @@ def digest_list():
         if not form.validate():
             return _render_digests(form, recent_updates), 400
         try:
-            digest = digests.create_digest(
-                form.subject.data,
-                form.intro.data or "",
-                form.updates.data,
-                form.topics.data,
-                form.kind.data,
-            )
+            with transaction():
+                digest = digests.create_digest(
+                    form.subject.data,
+                    form.intro.data or "",
+                    form.updates.data,
+                    form.topics.data,
+                    form.kind.data,
+                )
+                audit("digest composed", f"{digest.id}: {digest.subject}")
         except ContentError as error:
             form.subject.errors = [str(error)]
             return _render_digests(form, recent_updates), 400
-        audit("digest composed", f"{digest.id}: {digest.subject}")
-        db.session.commit()
         return redirect(url_for(".digest_detail", digest_id=digest.id), code=303)
     return _render_digests(form, recent_updates)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template, request
 
 from updates.extensions import db
 from updates.forms import ButtonForm
@@ -10,9 +10,10 @@ from updates.links import external_url
 from updates.models import EmbedOrigin
 from updates.news.embeds import EmbedError, allow_origin, allowed_origins, disallow_origin
 from updates.news.topics import public_topics
+from updates.transaction import transaction
 
 from . import blueprint
-from .access import admin_only, audit, staff_only
+from .access import admin_only, audit, done, staff_only
 from .forms import EmbedOriginForm
 
 
@@ -45,25 +46,21 @@ def add_embed_origin():
     if not form.validate():
         return _render_embed(form), 400
     try:
-        row = allow_origin(form.origin.data)
+        with transaction():
+            row = allow_origin(form.origin.data)
+            audit("embed origin allowed", row.origin)
     except EmbedError as error:
         form.origin.errors = [str(error).capitalize() + "."]
         return _render_embed(form), 400
-    audit("embed origin allowed", row.origin)
-    db.session.commit()
-    flash(f"The sign-up form can now be shown on {row.origin}.")
-    return redirect(url_for(".embed"), code=303)
+    return done(f"The sign-up form can now be shown on {row.origin}.", ".embed")
 
 
 @blueprint.route("/embed/origins/<int:origin_id>/remove", methods=["POST"])
 @admin_only
 def remove_embed_origin(origin_id: int):
     row = db.session.get(EmbedOrigin, origin_id) or abort(404)
-    if not ButtonForm().validate():
-        abort(400)
     origin = row.origin
-    disallow_origin(row)
-    audit("embed origin removed", origin)
-    db.session.commit()
-    flash(f"The sign-up form can no longer be shown on {origin}.")
-    return redirect(url_for(".embed"), code=303)
+    with transaction():
+        disallow_origin(row)
+        audit("embed origin removed", origin)
+    return done(f"The sign-up form can no longer be shown on {origin}.", ".embed")

@@ -9,7 +9,7 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
-from updates.extensions import csrf, db
+from updates.extensions import csrf
 from updates.forms import TopicsField
 from updates.news.topics import all_topics
 from updates.subscribers.import_uploads import (
@@ -19,6 +19,7 @@ from updates.subscribers.import_uploads import (
     start_import,
 )
 from updates.subscribers.importer import ImportProblem
+from updates.transaction import transaction
 
 from . import blueprint
 from .access import admin_only, audit
@@ -69,11 +70,12 @@ def import_upload():
         except ImportUnavailable:
             form.form_errors.append("The job queue cannot be reached. Try again in a minute.")
             return _render_form(form), 503
-        audit(
-            "subscribers import started",
-            f"{status.id}: {status.filename}, {status.total} rows, to {', '.join(status.topics)}",
-        )
-        db.session.commit()
+        topics = ", ".join(status.topics)
+        with transaction():
+            audit(
+                "subscribers import started",
+                f"{status.id}: {status.filename}, {status.total} rows, to {topics}",
+            )
         return redirect(url_for(".import_page", import_id=status.id), code=303)
     return _render_form(form)
 

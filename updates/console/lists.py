@@ -5,33 +5,19 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import (
-    Response,
-    abort,
-    flash,
-    redirect,
-    render_template,
-    request,
-    stream_with_context,
-    url_for,
-)
-from sqlalchemy import Row, Select, delete, select
+from flask import Response, abort, render_template, request, stream_with_context
+from sqlalchemy import Select
 
 from updates.addresses import InvalidAddress, normalise_address
 from updates.extensions import db
-from updates.models import (
-    AuditEvent,
-    ConsentEvent,
-    ConsentStatement,
-    Subscriber,
-    Subscription,
-    Suppression,
-    Topic,
-)
-from updates.subscribers.suppression import suppress
+from updates.models import Suppression
+from updates.staff.audit import recent_actions
+from updates.subscribers import exports
+from updates.subscribers.suppression import lift, recent_suppressions, suppress
+from updates.transaction import transaction
 
 from . import blueprint
-from .access import admin_only, audit
+from .access import admin_only, audit, done
 from .forms import SuppressionForm, UnsuppressForm
 
 
@@ -47,22 +33,20 @@ def suppressions():
         except InvalidAddress as error:
             form.email.errors = [str(error)]
             return _render_suppressions(form), 400
-        suppress(address, form.reason.data)
-        audit("address suppressed", f"{address}: {form.reason.data}")
-        db.session.commit()
-        flash(f"{address} will not be emailed.")
-        return redirect(url_for(".suppressions"), code=303)
+        with transaction():
+            suppress(address, form.reason.data)
+            audit("address suppressed", f"{address}: {form.reason.data}")
+        return done(f"{address} will not be emailed.", ".suppressions")
     return _render_suppressions(form)
 
 
 def _render_suppressions(
     form: SuppressionForm, removing: UnsuppressForm | None = None, removing_id: int | None = None
 ) -> str:
-    rows = db.session.scalars(select(Suppression).order_by(Suppression.id.desc()).limit(500))
     return render_template(
         "console/suppressions.html",
         form=form,
-        rows=rows.all(),
+        rows=recent_suppressions(),
         removing=removing or UnsuppressForm(formdata=None),
         removing_id=removing_id,
     )
@@ -75,21 +59,22 @@ def remove_suppression(suppression_id: int):
     form = UnsuppressForm()
     if not form.validate():
         return _render_suppressions(SuppressionForm(formdata=None), form, suppression_id), 400
-    if row.reason == "erased":
-        flash("An erased address stays suppressed: the person asked never to be contacted.")
-        return redirect(url_for(".suppressions"), code=303)
-    db.session.execute(delete(Suppression).where(Suppression.id == suppression_id))
-    audit("suppression removed", f"{row.email or row.email_hash}: {form.reason.data}")
-    db.session.commit()
-    flash("Removed from the suppression list.")
-    return redirect(url_for(".suppressions"), code=303)
+    with transaction():
+        lifted = lift(row)
+        if lifted:
+            audit("suppression removed", f"{row.email or row.email_hash}: {form.reason.data}")
+    if not lifted:
+        return done(
+            "An erased address stays suppressed: the person asked never to be contacted.",
+            ".suppressions",
+        )
+    return done("Removed from the suppression list.", ".suppressions")
 
 
 @blueprint.route("/audit")
 @admin_only
 def audit_log():
-    events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(500))
-    return render_template("console/audit.html", events=events.all())
+    return render_template("console/audit.html", events=recent_actions())
 
 
 def _csv(header: tuple[str, ...], query: Select, filename: str, shape=tuple) -> Response:
@@ -122,50 +107,16 @@ def _csv(header: tuple[str, ...], query: Select, filename: str, shape=tuple) -> 
 @admin_only
 def export_subscribers():
     slug = request.args.get("topic", "")[:64]
-    query = (
-        select(
-            Subscriber.email,
-            Subscriber.status,
-            Topic.slug,
-            Subscription.frequency,
-            Subscriber.confirmed_at,
-        )
-        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
-        .join(Topic, Topic.id == Subscription.topic_id)
-        .order_by(Subscriber.id, Topic.position)
-    )
-    if slug:
-        query = query.where(Topic.slug == slug)
-    audit("subscribers exported", slug or "all topics")
-    db.session.commit()
-    header = ("email", "status", "topic", "frequency", "confirmed_at")
-    return _csv(header, query, f"subscribers-{slug or 'all'}.csv")
+    with transaction():
+        audit("subscribers exported", slug or "all topics")
+    query = exports.subscriber_rows(slug)
+    return _csv(exports.SUBSCRIBERS_HEADER, query, f"subscribers-{slug or 'all'}.csv")
 
 
 @blueprint.route("/exports/consent.csv")
 @admin_only
 def export_consent():
-    query = (
-        select(
-            Subscriber.email,
-            ConsentEvent.created_at,
-            ConsentEvent.action,
-            ConsentEvent.source,
-            ConsentEvent.topics,
-            ConsentStatement.text,
-            ConsentEvent.ip,
-            ConsentEvent.user_agent,
-        )
-        .join(Subscriber, Subscriber.id == ConsentEvent.subscriber_id)
-        .outerjoin(ConsentStatement, ConsentStatement.id == ConsentEvent.statement_id)
-        .order_by(ConsentEvent.id)
-    )
-    audit("consent trail exported")
-    db.session.commit()
-    header = ("email", "at", "action", "source", "topics", "statement", "ip", "user_agent")
-    return _csv(header, query, "consent-trail.csv", _consent_row)
-
-
-def _consent_row(row: Row) -> tuple:
-    email, at, action, source, topics, text, ip, agent = row
-    return (email, at.isoformat() + "Z", action, source, " ".join(topics or []), text, ip, agent)
+    with transaction():
+        audit("consent trail exported")
+    query = exports.consent_rows()
+    return _csv(exports.CONSENT_HEADER, query, "consent-trail.csv", exports.consent_cells)

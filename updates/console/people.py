@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template, request
 
 from updates.extensions import db
 from updates.forms import ButtonForm
@@ -22,9 +22,10 @@ from updates.subscribers.directory import (
     subscribe_by_hand,
 )
 from updates.subscribers.preferences import erase, revoke_links
+from updates.transaction import transaction
 
 from . import blueprint
-from .access import admin_only, audit, staff_only
+from .access import admin_only, audit, done, staff_only
 from .forms import AddSubscriberForm, SubscriberFilterForm
 
 
@@ -72,19 +73,20 @@ def add_subscriber():
         if not form.validate():
             return render_template("console/subscriber_add.html", form=form), 400
         try:
-            result = subscribe_by_hand(form.email.data, form.topics.data, form.basis.data)
+            with transaction():
+                result = subscribe_by_hand(form.email.data, form.topics.data, form.basis.data)
+                person = result.subscriber
+                if result.changed:
+                    # The id, not the address: the audit log outlives an erasure.
+                    audit("subscriber added", f"{person.id}: {', '.join(form.topics.data)}")
         except NotAddable as error:
             form.email.errors = [str(error)]
             return render_template("console/subscriber_add.html", form=form), 400
-        person = result.subscriber
         if result.changed:
-            # The id, not the address: the audit log outlives an erasure.
-            audit("subscriber added", f"{person.id}: {', '.join(form.topics.data)}")
-            db.session.commit()
-            flash(f"{person.email} is an active subscriber of the topics chosen.")
+            message = f"{person.email} is an active subscriber of the topics chosen."
         else:
-            flash(f"{person.email} already follows those topics; nothing was changed.")
-        return redirect(url_for(".subscriber", subscriber_id=person.id), code=303)
+            message = f"{person.email} already follows those topics; nothing was changed."
+        return done(message, ".subscriber", subscriber_id=person.id)
     return render_template("console/subscriber_add.html", form=form)
 
 
@@ -92,28 +94,25 @@ def add_subscriber():
 @staff_only
 def revoke_subscriber_links(subscriber_id: int):
     person = _person(subscriber_id)
-    if not ButtonForm().validate():
-        abort(400)
-    if person.status != SubscriberStatus.ERASED:  # erasure already revoked them
-        revoke_links(person)
-        audit("subscriber links revoked", str(subscriber_id))
-        db.session.commit()
-    flash(
+    with transaction():
+        if person.status != SubscriberStatus.ERASED:  # erasure already revoked them
+            revoke_links(person)
+            audit("subscriber links revoked", str(subscriber_id))
+    return done(
         "Every link emailed to this subscriber so far has stopped working. "
-        "They can ask for a new one on the manage page."
+        "They can ask for a new one on the manage page.",
+        ".subscriber",
+        subscriber_id=subscriber_id,
     )
-    return redirect(url_for(".subscriber", subscriber_id=subscriber_id), code=303)
 
 
 @blueprint.route("/subscribers/<int:subscriber_id>/erase", methods=["POST"])
 @admin_only
 def erase_subscriber(subscriber_id: int):
     person = _person(subscriber_id)
-    if not ButtonForm().validate():
-        abort(400)
-    if person.status != SubscriberStatus.ERASED:
-        erase(person, Evidence(source=Source.STAFF))
-        audit("subscriber erased", str(subscriber_id))
-        db.session.commit()
-    flash("The subscriber's personal data has been erased.")
-    return redirect(url_for(".subscriber", subscriber_id=subscriber_id), code=303)
+    with transaction():
+        if person.status != SubscriberStatus.ERASED:
+            erase(person, Evidence(source=Source.STAFF))
+            audit("subscriber erased", str(subscriber_id))
+    message = "The subscriber's personal data has been erased."
+    return done(message, ".subscriber", subscriber_id=subscriber_id)

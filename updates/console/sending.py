@@ -15,9 +15,10 @@ from updates.models import Digest
 from updates.news import digests
 from updates.queues import Jobs
 from updates.subscribers.lookup import find_by_address
+from updates.transaction import transaction
 
 from . import blueprint
-from .access import audit, staff_only
+from .access import audit, done, staff_only
 from .forms import SendForm
 
 
@@ -78,38 +79,31 @@ def digest_send(digest_id: int):
 @staff_only
 def digest_action(digest_id: int, action: str):
     digest = _digest(digest_id)
-    if not ButtonForm().validate():
-        abort(400)
     return _act(digest, getattr(digests, action), action)
 
 
 def _act(digest: Digest, act, what: str):
     try:
-        act(digest)
+        with transaction():
+            act(digest)
+            audit(f"digest {what}", f"{digest.id}: {digest.subject}")
     except digests.DigestStateError as error:
-        flash(str(error).capitalize() + ".")
-        return redirect(url_for(".digest_detail", digest_id=digest.id), code=303)
-    audit(f"digest {what}", f"{digest.id}: {digest.subject}")
-    db.session.commit()
-    flash(f"Digest {what}.")
-    return redirect(url_for(".digest_detail", digest_id=digest.id), code=303)
+        return done(str(error).capitalize() + ".", ".digest_detail", digest_id=digest.id)
+    return done(f"Digest {what}.", ".digest_detail", digest_id=digest.id)
 
 
 @blueprint.route("/digests/<int:digest_id>/retry", methods=["POST"])
 @staff_only
 def digest_retry(digest_id: int):
     digest = _digest(digest_id)
-    if not ButtonForm().validate():
-        abort(400)
     try:
-        count = digests.retry_failed(digest)
+        with transaction():
+            count = digests.retry_failed(digest)
+            audit("digest retried", f"{digest.id}: {count} failed deliveries")
     except digests.DigestStateError as error:
-        flash(str(error).capitalize() + ".")
-        return redirect(url_for(".digest_detail", digest_id=digest.id), code=303)
-    audit("digest retried", f"{digest.id}: {count} failed deliveries")
-    db.session.commit()
-    flash(f"Sending the {count} failed deliveries again.")
-    return redirect(url_for(".digest_detail", digest_id=digest.id), code=303)
+        return done(str(error).capitalize() + ".", ".digest_detail", digest_id=digest.id)
+    message = f"Sending the {count} failed deliveries again."
+    return done(message, ".digest_detail", digest_id=digest.id)
 
 
 def _preview_variant(digest: Digest) -> tuple[frozenset[int], str, str]:
@@ -152,8 +146,7 @@ def digest_preview(digest_id: int):
 @staff_only
 def digest_test(digest_id: int):
     digest = _digest(digest_id)
-    if not ButtonForm().validate():
-        abort(400)
     queues.try_enqueue(queues.MAIL, Jobs.SEND_TEST, digest.id, current_user.email)
-    flash(f"A test copy is on its way to {current_user.email}.")
-    return redirect(url_for(".digest_detail", digest_id=digest.id), code=303)
+    return done(
+        f"A test copy is on its way to {current_user.email}.", ".digest_detail", digest_id=digest.id
+    )

@@ -26,6 +26,7 @@ from updates import queues
 from updates.extensions import db
 from updates.models import EmailState, OutboundEmail, SignupRequest, Subscriber, utcnow
 from updates.queues import Jobs
+from updates.transaction import autocommit
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,8 @@ def claim(email_id: int) -> OutboundEmail | None:
         )
         .values(claimed_until=now + LEASE, attempts=OutboundEmail.attempts + 1)
     ).rowcount
+    # The lease commits on its own, before the send: a worker that dies holding it leaves a
+    # row that the sweeper takes back once the lease has run out.
     db.session.commit()
     if not claimed:
         return None
@@ -130,15 +133,16 @@ def claim(email_id: int) -> OutboundEmail | None:
     return db.session.get(OutboundEmail, email_id, options=loads)
 
 
+@autocommit
 def finish(email: OutboundEmail, state: str, error: str | None = None) -> None:
     email.state = state
     email.claimed_until = None
     email.last_error = error[:500] if error else None
     if state == EmailState.SENT:
         email.sent_at = utcnow()
-    db.session.commit()
 
 
+@autocommit
 def release(email: OutboundEmail, error: str) -> None:
     """Give the lease back after a transient failure so a retry can claim it."""
     if email.attempts >= MAX_ATTEMPTS:
@@ -146,7 +150,6 @@ def release(email: OutboundEmail, error: str) -> None:
         return
     email.claimed_until = None
     email.last_error = error[:500]
-    db.session.commit()
 
 
 def overdue(grace: timedelta, limit: int = 500) -> list[int]:

@@ -28,7 +28,7 @@ from updates.models import (
 )
 from updates.news.publishing import ContentError, check_text, render_markdown, topics_for_slugs
 from updates.queues import Jobs
-from updates.transaction import autocommit
+from updates.transaction import after_commit, autocommit
 
 KINDS = (DigestKind.ANNOUNCEMENT, DigestKind.DIGEST)
 FAILURES_SHOWN = 500
@@ -93,26 +93,31 @@ def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
+@autocommit
 def send(digest: Digest, at: datetime | None = None) -> None:
     """Send now, or schedule for `at`; the scheduler and the sweeper take it from there."""
     if digest.status not in (DigestStatus.DRAFT, DigestStatus.SCHEDULED):
         raise DigestStateError(f"a {digest.status} digest cannot be sent")
     when = max(_naive_utc(at), utcnow()) if at else utcnow()  # a past time means now
-    _set_scheduled(digest, when)
-    if when <= utcnow():
-        queues.try_enqueue(queues.SEND, Jobs.START_DIGEST, digest.id, job_timeout=600)
-    else:
-        # If Redis is down, the periodic check of due digests starts it on time all the same.
-        with suppress(RedisError):
-            start_at = when.replace(tzinfo=UTC)
-            queues.queue(queues.SEND).enqueue_at(start_at, Jobs.START_DIGEST, digest.id)
-
-
-@autocommit
-def _set_scheduled(digest: Digest, when: datetime) -> None:
     digest.status = DigestStatus.SCHEDULED
     digest.scheduled_at = when
     digest.note = None
+    digest_id = digest.id
+    after_commit(lambda: _start_at(digest_id, when))
+
+
+def _start_at(digest_id: int, when: datetime) -> None:
+    if when <= utcnow():
+        _start(digest_id)
+        return
+    # If Redis is down, the periodic check of due digests starts it on time all the same.
+    with suppress(RedisError):
+        start_at = when.replace(tzinfo=UTC)
+        queues.queue(queues.SEND).enqueue_at(start_at, Jobs.START_DIGEST, digest_id)
+
+
+def _start(digest_id: int) -> None:
+    queues.try_enqueue(queues.SEND, Jobs.START_DIGEST, digest_id, job_timeout=600)
 
 
 @autocommit
@@ -122,21 +127,18 @@ def pause(digest: Digest) -> None:
     digest.status = DigestStatus.PAUSED
 
 
+@autocommit
 def resume(digest: Digest) -> None:
     if digest.status != DigestStatus.PAUSED:
         raise DigestStateError(f"a {digest.status} digest cannot be resumed")
-    _resume(digest)
-    queues.try_enqueue(queues.SEND, Jobs.START_DIGEST, digest.id, job_timeout=600)
-
-
-@autocommit
-def _resume(digest: Digest) -> None:
     if digest.started_at:
         digest.status = DigestStatus.SENDING
     else:  # paused before it started, perhaps for being late: it goes now
         digest.status = DigestStatus.SCHEDULED
         digest.scheduled_at = utcnow()
     digest.note = None
+    digest_id = digest.id
+    after_commit(lambda: _start(digest_id))
 
 
 @autocommit
@@ -181,6 +183,7 @@ def failed_deliveries(digest_id: int, limit: int = FAILURES_SHOWN) -> list[tuple
     return [(email, error or "") for email, error in rows]
 
 
+@autocommit
 def retry_failed(digest: Digest) -> int:
     """Send a sent digest's failed deliveries again; returns how many there were.
 
@@ -188,11 +191,11 @@ def retry_failed(digest: Digest) -> int:
     sending digest.
     """
     count = _reopen_failed(digest)
-    queues.try_enqueue(queues.SEND, Jobs.START_DIGEST, digest.id, job_timeout=600)
+    digest_id = digest.id
+    after_commit(lambda: _start(digest_id))
     return count
 
 
-@autocommit
 def _reopen_failed(digest: Digest) -> int:
     """sent → sending, its failed deliveries pending again with a fresh count of attempts."""
     reopened = db.session.execute(

@@ -8,9 +8,9 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from updates.extensions import db
 from updates.models import StaffUser, utcnow
 from updates.staff.accounts import find_staff
+from updates.transaction import autocommit
 
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
@@ -27,6 +27,7 @@ def _decoy() -> str:
     return _hasher.hash("not a password anyone has")
 
 
+@autocommit
 def authenticate(email: str, password: str) -> StaffUser | None:
     """The active account these credentials open, or None; failures count towards a lockout."""
     staff = find_staff(email) if email else None
@@ -41,13 +42,11 @@ def authenticate(email: str, password: str) -> StaffUser | None:
         if staff.failed_logins >= MAX_FAILURES:
             staff.locked_until = now + LOCKOUT
             staff.failed_logins = 0
-        db.session.commit()
         return None
     staff.failed_logins = 0
     staff.locked_until = None
     if _hasher.check_needs_rehash(staff.password_hash):
         staff.password_hash = _hasher.hash(password)
-    db.session.commit()
     return staff
 
 

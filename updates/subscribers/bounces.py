@@ -24,7 +24,7 @@ from updates import tokens
 from updates.extensions import db
 from updates.mail.messages import message_domain
 from updates.mail.verp import read_verp
-from updates.models import Delivery, DeliveryStatus, OutboundEmail, Subscriber
+from updates.models import Delivery, DeliveryStatus, OutboundEmail, Subscriber, SuppressionReason
 from updates.subscribers.suppression import suppress
 from updates.transaction import autocommit
 
@@ -255,11 +255,11 @@ def _apply(report: BounceReport) -> None:
     if own is None:
         return
     if report.hard:
-        suppress(own, "bounce")
+        suppress(own, SuppressionReason.BOUNCE)
         if report.digest_id and report.subscriber_id:
             _fail_delivery(report.digest_id, report.subscriber_id, report.hard[0].status)
     if report.complaints:
-        suppress(own, "complaint")
+        suppress(own, SuppressionReason.COMPLAINT)
 
 
 def _fail_delivery(digest_id: int, subscriber_id: int, status: str) -> None:

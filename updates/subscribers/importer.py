@@ -27,6 +27,7 @@ from updates.models import (
 )
 from updates.subscribers import consent
 from updates.subscribers.consent import Action, Source
+from updates.transaction import transaction
 
 CHUNK = 1000
 IMPORTABLE = {SubscriberStatus.PENDING, SubscriberStatus.ACTIVE}
@@ -81,13 +82,14 @@ def import_subscribers(
         raise ImportProblem(f"no such topic: {', '.join(sorted(missing))}")
     if not consent_text.strip():
         raise ImportProblem("--consent must say on what basis these people agreed to be emailed")
-    statement_id = consent.statement_for(consent_text.strip()).id
-    db.session.commit()
+    with transaction():
+        statement_id = consent.statement_for(consent_text.strip()).id
     report = ImportReport()
     seen: set[str] = set()
     iterator = iter(addresses)
     while chunk := list(islice(iterator, CHUNK)):
-        _import_chunk(chunk, topics, statement_id, report, seen)
+        with transaction():
+            _import_chunk(chunk, topics, statement_id, report, seen)
         if progress is not None:
             progress(len(chunk), report)
     return report
@@ -210,6 +212,5 @@ def _import_chunk(
                 for sid, slugs in changed.items()
             ],
         )
-    db.session.commit()
     report.imported += len(changed)
     report.unchanged += len(ids) - len(changed)

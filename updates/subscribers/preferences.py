@@ -22,6 +22,7 @@ from updates.models import (
     SubscriberStatus,
     Subscription,
     Suppression,
+    SuppressionReason,
     Topic,
     utcnow,
 )
@@ -129,10 +130,10 @@ def erase(subscriber: Subscriber, evidence: Evidence) -> None:
     hashed = address_hash(subscriber.email or "")
     suppression = db.session.scalar(select(Suppression).where(Suppression.email_hash == hashed))
     if suppression is None:
-        db.session.add(Suppression(email_hash=hashed, reason="erased"))
+        db.session.add(Suppression(email_hash=hashed, reason=SuppressionReason.ERASED))
     else:
         suppression.email = None
-        suppression.reason = "erased"
+        suppression.reason = SuppressionReason.ERASED
     subscriber_id = subscriber.id
     db.session.execute(delete(Subscription).where(Subscription.subscriber_id == subscriber_id))
     db.session.execute(delete(OutboundEmail).where(OutboundEmail.subscriber_id == subscriber_id))

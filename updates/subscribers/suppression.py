@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from updates.addresses import address_hash, address_key
 from updates.extensions import db
-from updates.models import Subscriber, SubscriberStatus, Suppression
+from updates.models import Subscriber, SubscriberStatus, Suppression, SuppressionReason
 
 STATUS_FOR_REASON = {
-    "bounce": SubscriberStatus.BOUNCED,
-    "complaint": SubscriberStatus.COMPLAINED,
+    SuppressionReason.BOUNCE: SubscriberStatus.BOUNCED,
+    SuppressionReason.COMPLAINT: SubscriberStatus.COMPLAINED,
 }
+SHOWN = 500  # rows on the console's list
 
 
 def suppress(address: str, reason: str) -> None:
@@ -40,3 +41,16 @@ def suppressed_among(addresses: list[str]) -> set[str]:
         select(Suppression.email_hash).where(Suppression.email_hash.in_(by_hash))
     )
     return {by_hash[hashed] for hashed in found}
+
+
+def recent_suppressions(limit: int = SHOWN) -> list[Suppression]:
+    query = select(Suppression).order_by(Suppression.id.desc()).limit(limit)
+    return list(db.session.scalars(query))
+
+
+def lift(row: Suppression) -> bool:
+    """Let the address be emailed again; False for an erased one, which stays suppressed."""
+    if row.reason == SuppressionReason.ERASED:
+        return False
+    db.session.execute(delete(Suppression).where(Suppression.id == row.id))
+    return True

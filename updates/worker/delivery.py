@@ -4,6 +4,10 @@ The database is the guarantee. The ledger (deliveries) says what is owed; batche
 working on which slice, under a lease. RQ is how work gets to a worker quickly, not the record:
 a batch whose worker died is re-enqueued by the sweeper once its lease lapses, and re-running a
 batch skips every delivery already recorded as sent.
+
+This module commits for itself rather than through `updates.transaction`: each claim, lease
+renewal and outcome must be durable the moment it is made, before the next message goes out,
+so that a worker killed at any point leaves the ledger saying exactly what was sent.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from updates.models import (
     Subscriber,
     SubscriberStatus,
     Subscription,
+    SuppressionReason,
     digest_topics,
     utcnow,
 )
@@ -397,7 +402,7 @@ def _send(batch: Batch, digest: Digest, recipients: list[Recipient], ledger: Led
             elif isinstance(failure, PermanentFailure):
                 ledger.ended(recipient.delivery_id, DeliveryStatus.FAILED, str(failure))
                 if failure.unknown_mailbox:
-                    suppress(recipient.email, "bounce")
+                    suppress(recipient.email, SuppressionReason.BOUNCE)
                     db.session.commit()
             elif relay.smtp is None:
                 raise ConnectionLost(str(failure)) from failure

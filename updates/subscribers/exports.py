@@ -1,0 +1,51 @@
+"""What the CSV exports hold: subscribers with their topics, and the whole consent trail."""
+
+from __future__ import annotations
+
+from sqlalchemy import Row, Select, select
+
+from updates.models import ConsentEvent, ConsentStatement, Subscriber, Subscription, Topic
+
+SUBSCRIBERS_HEADER = ("email", "status", "topic", "frequency", "confirmed_at")
+CONSENT_HEADER = ("email", "at", "action", "source", "topics", "statement", "ip", "user_agent")
+
+
+def subscriber_rows(topic_slug: str = "") -> Select:
+    """A row per subscription, of one topic or of all."""
+    query = (
+        select(
+            Subscriber.email,
+            Subscriber.status,
+            Topic.slug,
+            Subscription.frequency,
+            Subscriber.confirmed_at,
+        )
+        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+        .join(Topic, Topic.id == Subscription.topic_id)
+        .order_by(Subscriber.id, Topic.position)
+    )
+    return query.where(Topic.slug == topic_slug) if topic_slug else query
+
+
+def consent_rows() -> Select:
+    """A row per consent event, with the wording the person saw."""
+    return (
+        select(
+            Subscriber.email,
+            ConsentEvent.created_at,
+            ConsentEvent.action,
+            ConsentEvent.source,
+            ConsentEvent.topics,
+            ConsentStatement.text,
+            ConsentEvent.ip,
+            ConsentEvent.user_agent,
+        )
+        .join(Subscriber, Subscriber.id == ConsentEvent.subscriber_id)
+        .outerjoin(ConsentStatement, ConsentStatement.id == ConsentEvent.statement_id)
+        .order_by(ConsentEvent.id)
+    )
+
+
+def consent_cells(row: Row) -> tuple:
+    email, at, action, source, topics, text, ip, agent = row
+    return (email, at.isoformat() + "Z", action, source, " ".join(topics or []), text, ip, agent)
