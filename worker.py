@@ -12,7 +12,6 @@ import time
 
 import rq
 from redis.exceptions import RedisError
-from rq.job import Job
 from rq.queue import Queue
 from rq.worker import WorkerStatus
 from sqlalchemy.orm import configure_mappers
@@ -20,6 +19,7 @@ from sqlalchemy.orm import configure_mappers
 from updates import create_app
 from updates.extensions import db
 from updates.queues import ALL_QUEUES, MAIL, redis_connection
+from updates.worker import Job
 from updates.worker.periodic import run_ticker
 
 log = logging.getLogger("worker")
@@ -75,7 +75,8 @@ def main(worker_class: type[rq.Worker] = Worker) -> None:
             name="periodic-ticker",
         )
         ticker.start()
-        worker_class(list(ALL_QUEUES), connection=redis_connection()).work(with_scheduler=True)
+        worker = worker_class(list(ALL_QUEUES), connection=redis_connection(), job_class=Job)
+        worker.work(with_scheduler=True)
 
 
 if __name__ == "__main__":

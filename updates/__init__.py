@@ -63,3 +63,14 @@ def _sqlite_pragmas(connection, record) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
+
+
+@event.listens_for(Engine, "savepoint")
+def _sqlite_savepoint_inside_a_transaction(connection, name) -> None:
+    """SQLite: open the transaction before a first SAVEPOINT. Python's sqlite3 begins one only
+    before a write, and SQLite commits a RELEASE that has no transaction around it: the rows of
+    a savepoint would land even if the rest of the transaction then rolled back."""
+    dbapi_connection = connection.connection.dbapi_connection
+    sqlite = type(dbapi_connection).__module__.startswith("sqlite3")
+    if sqlite and not dbapi_connection.in_transaction:
+        dbapi_connection.execute("BEGIN")

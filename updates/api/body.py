@@ -8,9 +8,10 @@ from typing import Any, TypeVar
 from flask import request
 from werkzeug.exceptions import BadRequest
 
+from updates import limits
+
 T = TypeVar("T")
 REQUIRED: Any = object()
-MAX_ID = 2**31 - 1
 KIND_NAMES = {str: "a string", bool: "true or false", list: "a list", int: "a whole number"}
 
 
@@ -73,7 +74,9 @@ def text(body: dict[str, Any], name: str, limit: int, default: str = REQUIRED) -
 def ids(body: dict[str, Any], name: str) -> list[int]:
     """A list of row ids: whole numbers that fit the database's integer columns."""
     values = field(body, name, list)
-    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_ID for v in values):
+    if not all(
+        isinstance(v, int) and not isinstance(v, bool) and 0 < v <= limits.MAX_ID for v in values
+    ):
         raise BadRequest(f"{name} must be a list of ids")
     return values
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import current_app
 
+from updates import limits
 from updates.models import DigestKind, DigestStatus, SubscriberStatus
-from updates.news.publishing import MAX_BODY, MAX_TITLE
 
 from . import blueprint
 
@@ -169,8 +169,8 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["title", "body", "topics"],
         "properties": {
-            "title": {"type": "string", "minLength": 1, "maxLength": MAX_TITLE},
-            "body": {"type": "string", "minLength": 1, "maxLength": MAX_BODY},
+            "title": {"type": "string", "minLength": 1, "maxLength": limits.UPDATE_TITLE},
+            "body": {"type": "string", "minLength": 1, "maxLength": limits.UPDATE_BODY},
             "topics": {**SLUGS, "description": "Slugs of existing topics."},
         },
     },
@@ -186,7 +186,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["subject", "updates", "topics"],
         "properties": {
-            "subject": {"type": "string", "minLength": 1, "maxLength": MAX_TITLE},
+            "subject": {"type": "string", "minLength": 1, "maxLength": limits.DIGEST_SUBJECT},
             "intro": {"type": "string", "maxLength": 20000, "description": "Markdown."},
             "updates": {
                 "type": "array",

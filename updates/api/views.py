@@ -7,23 +7,21 @@ from typing import Any
 from flask import request, url_for
 from werkzeug.exceptions import BadRequest, Conflict, NotFound
 
+from updates import limits
 from updates.addresses import InvalidAddress, normalise_address
 from updates.extensions import db
 from updates.links import external_url
 from updates.models import Digest, DigestKind, Subscriber, Topic
 from updates.news import digests, publishing
-from updates.news.publishing import MAX_BODY, MAX_TITLE, ContentError, topics_for_slugs
+from updates.news.publishing import ContentError, topics_for_slugs
 from updates.news.topics import TopicError, active_subscriber_counts, add_topic, all_topics
 from updates.subscribers.lookup import find_by_address
 
 from . import blueprint
 from .auth import token_required
-from .body import MAX_ID, field, ids, json_body, moment, text
+from .body import field, ids, json_body, moment, text
 
-MAX_NAME = 200
-MAX_DESCRIPTION = 2_000
-MAX_INTRO = 20_000
-DIGEST = f"/digests/<int(max={MAX_ID}):digest_id>"  # larger ids overflow the column: 404
+DIGEST = f"/digests/<int(max={limits.MAX_ID}):digest_id>"  # larger ids overflow the column: 404
 DIGEST_ACTIONS = {"pause": digests.pause, "resume": digests.resume, "cancel": digests.cancel}
 
 
@@ -76,8 +74,8 @@ def create_topic():
     try:
         topic = add_topic(
             slug,
-            text(body, "name", MAX_NAME),
-            text(body, "description", MAX_DESCRIPTION, ""),
+            text(body, "name", limits.TOPIC_NAME),
+            text(body, "description", limits.TOPIC_DESCRIPTION, ""),
             field(body, "public", bool, True),
         )
     except TopicError as error:
@@ -90,7 +88,9 @@ def create_topic():
 def create_update():
     body = json_body()
     update = publishing.create_update(
-        text(body, "title", MAX_TITLE), text(body, "body", MAX_BODY), field(body, "topics", list)
+        text(body, "title", limits.UPDATE_TITLE),
+        text(body, "body", limits.UPDATE_BODY),
+        field(body, "topics", list),
     )
     url = external_url("public.show_update", update_id=update.id)
     return {"id": update.id, "url": url}, 201, {"Location": url}
@@ -101,8 +101,8 @@ def create_update():
 def create_digest():
     body = json_body()
     digest = digests.create_digest(
-        text(body, "subject", MAX_TITLE),
-        text(body, "intro", MAX_INTRO, ""),
+        text(body, "subject", limits.DIGEST_SUBJECT),
+        text(body, "intro", limits.DIGEST_INTRO, ""),
         ids(body, "updates"),
         field(body, "topics", list),
         field(body, "kind", str, DigestKind.DIGEST),

@@ -7,7 +7,7 @@ from typing import Any
 from flask import abort, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from updates import queues
+from updates import limits, queues
 from updates.extensions import db
 from updates.models import (
     Digest,
@@ -22,13 +22,11 @@ from . import blueprint
 from .access import audit, done, staff_only
 from .forms import DigestForm, UpdateForm
 
-MAX_ID = 2**31 - 1  # every id in a console URL is a 32-bit integer column
-
 
 @blueprint.url_value_preprocessor
 def _ids_in_range(endpoint: str | None, values: dict[str, Any] | None) -> None:
     """An id too large for its column names nothing: 404, rather than PostgreSQL's refusal."""
-    if values and any(isinstance(v, int) and v > MAX_ID for v in values.values()):
+    if values and any(isinstance(v, int) and v > limits.MAX_ID for v in values.values()):
         abort(404)
 
 

@@ -15,14 +15,11 @@ from wtforms import (
 )
 from wtforms.validators import EqualTo, InputRequired, Length, Optional, ValidationError
 
+from updates import limits
 from updates.addresses import MAX_ADDRESS_LENGTH, InvalidAddress, normalise_address
 from updates.forms import TopicsField
-from updates.models import SubscriberStatus
-from updates.news.publishing import MAX_BODY, MAX_TITLE
-from updates.news.topics import MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH
-from updates.staff.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-
-MAX_BASIS = 2000
+from updates.models import DigestKind, SubscriberStatus
+from updates.staff.accounts import MIN_PASSWORD_LENGTH
 
 
 def storable(form: Form, field: Field) -> None:
@@ -33,26 +30,36 @@ def storable(form: Form, field: Field) -> None:
 
 class LoginForm(FlaskForm):
     email = EmailField("Email address", validators=[InputRequired(), Length(max=320)])
-    password = PasswordField("Password", validators=[InputRequired(), Length(max=1024)])
+    password = PasswordField("Password", validators=[InputRequired(), Length(max=limits.PASSWORD)])
 
 
 class TopicForm(FlaskForm):
-    slug = StringField("Slug", validators=[InputRequired(), Length(max=64)])
-    name = StringField("Name", validators=[InputRequired(), Length(max=200)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=1000)])
+    slug = StringField("Slug", validators=[InputRequired(), Length(max=limits.TOPIC_SLUG)])
+    name = StringField("Name", validators=[InputRequired(), Length(max=limits.TOPIC_NAME)])
+    description = TextAreaField(
+        "Description", validators=[Optional(), Length(max=limits.TOPIC_DESCRIPTION)]
+    )
     visibility = SelectField("Visibility", choices={"public": "Public", "hidden": "Hidden"})
 
 
 class UpdateForm(FlaskForm):
-    title = StringField("Title", validators=[InputRequired(), Length(max=MAX_TITLE)])
-    body = TextAreaField("Body (Markdown)", validators=[InputRequired(), Length(max=MAX_BODY)])
+    title = StringField("Title", validators=[InputRequired(), Length(max=limits.UPDATE_TITLE)])
+    body = TextAreaField(
+        "Body (Markdown)", validators=[InputRequired(), Length(max=limits.UPDATE_BODY)]
+    )
     topics = TopicsField("Topics", validators=[InputRequired("Choose at least one topic.")])
 
 
 class DigestForm(FlaskForm):
-    subject = StringField("Subject", validators=[InputRequired(), Length(max=300)])
-    intro = TextAreaField("Introduction (Markdown)", validators=[Optional(), Length(max=20_000)])
-    kind = SelectField("Kind", choices={"digest": "Digest", "announcement": "Announcement"})
+    subject = StringField(
+        "Subject", validators=[InputRequired(), Length(max=limits.DIGEST_SUBJECT)]
+    )
+    intro = TextAreaField(
+        "Introduction (Markdown)", validators=[Optional(), Length(max=limits.DIGEST_INTRO)]
+    )
+    kind = SelectField(
+        "Kind", choices={DigestKind.DIGEST: "Digest", DigestKind.ANNOUNCEMENT: "Announcement"}
+    )
     topics = TopicsField("Topics", validators=[InputRequired("Choose at least one topic.")])
     updates = SelectMultipleField("Updates", coerce=int)
 
@@ -77,21 +84,26 @@ class UnsuppressForm(FlaskForm):
 class StaffForm(FlaskForm):
     email = EmailField("Email address", validators=[InputRequired(), Length(max=320)])
     role = SelectField("Role", choices={"editor": "Editor", "admin": "Admin"})
-    password = PasswordField("Password", validators=[InputRequired(), Length(min=12, max=1024)])
+    password = PasswordField(
+        "Password",
+        validators=[InputRequired(), Length(min=MIN_PASSWORD_LENGTH, max=limits.PASSWORD)],
+    )
 
 
 class TopicEditForm(FlaskForm):
-    name = StringField("Name", validators=[InputRequired(), Length(max=MAX_NAME_LENGTH), storable])
+    name = StringField(
+        "Name", validators=[InputRequired(), Length(max=limits.TOPIC_NAME), storable]
+    )
     description = TextAreaField(
         "Description",
-        validators=[Optional(), Length(max=MAX_DESCRIPTION_LENGTH), storable],
+        validators=[Optional(), Length(max=limits.TOPIC_DESCRIPTION), storable],
     )
 
 
 class PasswordResetForm(FlaskForm):
     password = PasswordField(
         "New password",
-        validators=[InputRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)],
+        validators=[InputRequired(), Length(min=MIN_PASSWORD_LENGTH, max=limits.PASSWORD)],
     )
     confirm = PasswordField(
         "The new password again",
@@ -126,7 +138,7 @@ class AddSubscriberForm(FlaskForm):
         "Basis of consent: how and when this person asked to be emailed",
         validators=[
             InputRequired("Say on what basis this person agreed to be emailed."),
-            Length(max=MAX_BASIS),
+            Length(max=limits.CONSENT_BASIS),
             storable,
         ],
     )

@@ -9,6 +9,7 @@ from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
+from updates import limits
 from updates.extensions import csrf
 from updates.forms import TopicsField
 from updates.news.topics import all_topics
@@ -40,7 +41,7 @@ class ImportForm(FlaskForm):
         "Basis of consent (recorded for each person, e.g. “Delegate list, Summit 2026, opted in”)",
         validators=[
             DataRequired("Say on what basis these people agreed to be emailed."),
-            Length(max=2000),
+            Length(max=limits.CONSENT_BASIS),
         ],
     )
 

@@ -14,7 +14,6 @@ from updates import tokens
 VERP = "verp"
 
 
-
 def _verp_template() -> tuple[str, str] | None:
     template = current_app.config.get("VERP_RETURN_PATH", "")
     if "{token}" not in template:

@@ -6,12 +6,10 @@ import nh3
 from markdown_it import MarkdownIt
 from sqlalchemy import select
 
+from updates import limits
 from updates.extensions import db
 from updates.models import Topic, Update, update_topics, utcnow
 from updates.transaction import autocommit
-
-MAX_TITLE = 300
-MAX_BODY = 100_000
 
 _markdown = MarkdownIt("commonmark", {"linkify": False, "typographer": True}).enable("table")
 ALLOWED_TAGS = {
@@ -82,8 +80,8 @@ def check_text(name: str, value: object, limit: int, required: bool = True) -> s
 @autocommit
 def create_update(title: str, body: str, topic_slugs: list[str], publish: bool = True) -> Update:
     """Save an update, rendering its body once; published now unless told otherwise."""
-    title = check_text("title", title, MAX_TITLE)
-    body = check_text("body", body, MAX_BODY)
+    title = check_text("title", title, limits.UPDATE_TITLE)
+    body = check_text("body", body, limits.UPDATE_BODY)
     topics = topics_for_slugs(topic_slugs)
     if not topics:
         raise ContentError("an update needs at least one topic")

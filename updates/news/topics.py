@@ -11,14 +11,12 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import func, select
 
+from updates import limits
 from updates.extensions import db
 from updates.models import Subscriber, SubscriberStatus, Subscription, Topic
 from updates.transaction import autocommit
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-MAX_SLUG_LENGTH = 64
-MAX_NAME_LENGTH = 200
-MAX_DESCRIPTION_LENGTH = 2000
 
 
 class TopicError(ValueError):
@@ -106,10 +104,10 @@ def active_subscriber_counts() -> dict[int, int]:
 @autocommit
 def add_topic(slug: str, name: str, description: str = "", public: bool = True) -> Topic:
     """Create a topic; raise TopicError for a bad or taken slug."""
-    if not SLUG_PATTERN.match(slug) or len(slug) > MAX_SLUG_LENGTH:
+    if not SLUG_PATTERN.match(slug) or len(slug) > limits.TOPIC_SLUG:
         raise TopicError(
             f"slug {slug!r} must be lower-case letters, digits and hyphens, "
-            f"at most {MAX_SLUG_LENGTH} characters"
+            f"at most {limits.TOPIC_SLUG} characters"
         )
     name, description = _checked_words(name, description)
     if db.session.scalar(select(Topic.id).where(Topic.slug == slug)) is not None:
@@ -130,10 +128,10 @@ def add_topic(slug: str, name: str, description: str = "", public: bool = True) 
 def _checked_words(name: str, description: str) -> tuple[str, str]:
     """A topic's name and description, stripped; TopicError if either will not do."""
     name, description = name.strip(), description.strip()
-    if not name or len(name) > MAX_NAME_LENGTH:
-        raise TopicError(f"name must be between 1 and {MAX_NAME_LENGTH} characters")
-    if len(description) > MAX_DESCRIPTION_LENGTH:
-        raise TopicError(f"description must be at most {MAX_DESCRIPTION_LENGTH} characters")
+    if not name or len(name) > limits.TOPIC_NAME:
+        raise TopicError(f"name must be between 1 and {limits.TOPIC_NAME} characters")
+    if len(description) > limits.TOPIC_DESCRIPTION:
+        raise TopicError(f"description must be at most {limits.TOPIC_DESCRIPTION} characters")
     if "\x00" in name + description:
         raise TopicError("name and description cannot contain NUL characters")
     return name, description

@@ -8,13 +8,12 @@ from feedgen.feed import FeedGenerator
 from flask import Response, abort, current_app, render_template, request, url_for
 from sqlalchemy import select
 
+from updates import limits
 from updates.extensions import db
 from updates.models import Topic, Update, utcnow
 from updates.news.publishing import published_updates
 
 from . import blueprint
-
-MAX_ID = 2**31 - 1
 
 
 def _public_topic(slug: str | None) -> Topic | None:
@@ -45,7 +44,7 @@ def archive():
     )
 
 
-@blueprint.get(f"/updates/<int(max={MAX_ID}):update_id>")
+@blueprint.get(f"/updates/<int(max={limits.MAX_ID}):update_id>")
 def show_update(update_id: int):
     update = db.session.get(Update, update_id)
     if update is None or update.published_at is None or update.published_at > utcnow():

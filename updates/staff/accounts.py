@@ -11,6 +11,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
+from updates import limits
 from updates.addresses import InvalidAddress, address_key, normalise_address
 from updates.extensions import db
 from updates.models import ApiToken, StaffRole, StaffUser, utcnow
@@ -18,7 +19,6 @@ from updates.transaction import autocommit
 
 ROLES = (StaffRole.ADMIN, StaffRole.EDITOR)
 MIN_PASSWORD_LENGTH = 12
-MAX_PASSWORD_LENGTH = 1024
 MAX_TOKEN_LENGTH = 200
 # Recording every use would make each API call a write; a minute is precise enough.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -57,9 +57,9 @@ def add_staff(email: str, role: str, password: str) -> StaffUser:
 
 
 def _check_password(password: str) -> None:
-    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+    if not MIN_PASSWORD_LENGTH <= len(password) <= limits.PASSWORD:
         raise StaffError(
-            f"the password must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters"
+            f"the password must be {MIN_PASSWORD_LENGTH} to {limits.PASSWORD} characters"
         )
 
 

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from updates import limits
 from updates.extensions import db
 from updates.models import AuditEvent
 from updates.transaction import autocommit
 
-MAX_DETAIL = 500
 SHOWN = 500  # rows on the console's audit log
 
 
 @autocommit
 def record_action(staff_id: int | None, action: str, detail: str = "") -> None:
     """Record a staff action; inside a caller's transaction it lands or fails with the change."""
-    db.session.add(AuditEvent(staff_id=staff_id, action=action, detail=detail[:MAX_DETAIL]))
+    db.session.add(
+        AuditEvent(staff_id=staff_id, action=action, detail=detail[: limits.AUDIT_DETAIL])
+    )
 
 
 def recent_actions(limit: int = SHOWN) -> list[AuditEvent]:

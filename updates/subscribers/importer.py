@@ -18,6 +18,7 @@ from updates.addresses import InvalidAddress, address_hash, address_key, normali
 from updates.extensions import db
 from updates.models import (
     ConsentEvent,
+    Frequency,
     Subscriber,
     SubscriberStatus,
     Subscription,
@@ -190,7 +191,12 @@ def _import_chunk(
         db.session.execute(
             insert(Subscription),
             [
-                {"subscriber_id": sid, "topic_id": topic.id, "frequency": "all", "created_at": now}
+                {
+                    "subscriber_id": sid,
+                    "topic_id": topic.id,
+                    "frequency": Frequency.EVERY_ANNOUNCEMENT,
+                    "created_at": now,
+                }
                 for sid, topic in wanted
             ],
         )

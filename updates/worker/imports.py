@@ -1,4 +1,4 @@
-"""The import job: read an uploaded CSV into the subscriber list; and the sweep of stale """
+"""The import job: read an uploaded CSV into the subscriber list; and the sweep of stale"""
 
 from __future__ import annotations
 

@@ -1,0 +1,14 @@
+"""How large each thing may be, one number each: forms, the API and the domain check the same."""
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integer columns: a larger one in a URL or body names nothing
+
+TOPIC_SLUG = 64
+TOPIC_NAME = 200
+TOPIC_DESCRIPTION = 2_000
+UPDATE_TITLE = 300
+UPDATE_BODY = 100_000  # Markdown
+DIGEST_SUBJECT = 300
+DIGEST_INTRO = 20_000  # Markdown
+CONSENT_BASIS = 2_000  # what staff record as the basis of consent for people they add
+PASSWORD = 1_024
+AUDIT_DETAIL = 500
