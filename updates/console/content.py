@@ -5,21 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from updates import limits, queues
-from updates.extensions import db
 from updates.models import (
-    Digest,
     Update,
 )
 from updates.news import digests
-from updates.news.publishing import ContentError, create_update, render_markdown
+from updates.news.publishing import (
+    ContentError,
+    create_update,
+    recent_updates,
+    render_markdown,
+)
 from updates.news.topics import active_subscriber_counts, all_topics
 from updates.transaction import transaction
 
 from . import blueprint
 from .access import audit, done, staff_only
+from .charts import dashboard_charts
 from .forms import DigestForm, UpdateForm
 
 
@@ -33,12 +36,13 @@ def _ids_in_range(endpoint: str | None, values: dict[str, Any] | None) -> None:
 @blueprint.route("/")
 @staff_only
 def dashboard():
-    recent = db.session.scalars(select(Digest).order_by(Digest.id.desc()).limit(10)).all()
+    recent = digests.recent_digests(10)
     return render_template(
         "console/dashboard.html",
         topics=all_topics(),
         counts=active_subscriber_counts(),
         digests=[(d, digests.progress(d.id)) for d in recent],
+        charts=dashboard_charts(),
         health=queues.health(),
     )
 
@@ -74,8 +78,9 @@ def _preview_update(form: UpdateForm) -> tuple[str, int]:
 
 
 def _render_updates(form: UpdateForm, preview: str | None = None) -> str:
-    recent = db.session.scalars(select(Update).order_by(Update.id.desc()).limit(50)).all()
-    return render_template("console/updates.html", form=form, updates=recent, preview=preview)
+    return render_template(
+        "console/updates.html", form=form, updates=recent_updates(), preview=preview
+    )
 
 
 @blueprint.route("/digests", methods=["GET", "POST"])
@@ -85,20 +90,13 @@ def digest_list():
     form.topics.choices = {
         t.slug: t.name + ("" if t.public else " (hidden)") for t in all_topics() if not t.archived
     }
-    recent_updates = list(
-        db.session.scalars(
-            select(Update)
-            .where(Update.published_at.is_not(None))
-            .order_by(Update.id.desc())
-            .limit(50)
-        )
-    )
-    form.updates.choices = {u.id: u.title for u in recent_updates}
+    published = recent_updates(published_only=True)
+    form.updates.choices = {u.id: u.title for u in published}
     if request.method == "GET":
-        form.updates.data = digests.unsent_updates(recent_updates)
+        form.updates.data = digests.unsent_updates(published)
     if request.method == "POST":
         if not form.validate():
-            return _render_digests(form, recent_updates), 400
+            return _render_digests(form, published), 400
         try:
             with transaction():
                 digest = digests.create_digest(
@@ -111,13 +109,12 @@ def digest_list():
                 audit("digest composed", f"{digest.id}: {digest.subject}")
         except ContentError as error:
             form.subject.errors = [str(error)]
-            return _render_digests(form, recent_updates), 400
+            return _render_digests(form, published), 400
         return redirect(url_for(".digest_detail", digest_id=digest.id), code=303)
-    return _render_digests(form, recent_updates)
+    return _render_digests(form, published)
 
 
-def _render_digests(form: DigestForm, recent_updates: list[Update]) -> str:
-    recent = db.session.scalars(select(Digest).order_by(Digest.id.desc()).limit(50)).all()
+def _render_digests(form: DigestForm, published: list[Update]) -> str:
     return render_template(
-        "console/digests.html", form=form, digests=recent, updates=recent_updates
+        "console/digests.html", form=form, digests=digests.recent_digests(), updates=published
     )

@@ -155,6 +155,11 @@ def cancel(digest: Digest) -> None:
     )
 
 
+def recent_digests(limit: int = 50) -> list[Digest]:
+    """Newest first."""
+    return list(db.session.scalars(select(Digest).order_by(Digest.id.desc()).limit(limit)))
+
+
 def progress(digest_id: int) -> Progress:
     counts = dict(
         db.session.execute(

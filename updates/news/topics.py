@@ -29,6 +29,14 @@ def public_topics() -> list[Topic]:
     return list(db.session.scalars(query.order_by(Topic.position, Topic.name)))
 
 
+def public_topic(slug: str) -> Topic | None:
+    """The public, unarchived topic with this slug, if there is one."""
+    query = select(Topic).where(
+        Topic.slug == slug[: limits.TOPIC_SLUG], Topic.public.is_(True), Topic.archived.is_(False)
+    )
+    return db.session.scalar(query)
+
+
 @dataclass(frozen=True)
 class OfferedTopic:
     """A public topic as the sign-up form shows it: plain values, safe to share between requests."""

@@ -6,12 +6,12 @@ from datetime import UTC
 
 from feedgen.feed import FeedGenerator
 from flask import Response, abort, current_app, render_template, request, url_for
-from sqlalchemy import select
 
 from updates import limits
 from updates.extensions import db
 from updates.models import Topic, Update, utcnow
 from updates.news.publishing import published_updates
+from updates.news.topics import public_topic, public_topics
 
 from . import blueprint
 
@@ -19,14 +19,7 @@ from . import blueprint
 def _public_topic(slug: str | None) -> Topic | None:
     if not slug:
         return None
-    topic = db.session.scalar(
-        select(Topic).where(
-            Topic.slug == slug[:64], Topic.public.is_(True), Topic.archived.is_(False)
-        )
-    )
-    if topic is None:
-        abort(404)
-    return topic
+    return public_topic(slug) or abort(404)
 
 
 @blueprint.get("/updates")
@@ -36,11 +29,7 @@ def archive():
         "archive.html",
         updates=published_updates(topic),
         topic=topic,
-        topics=db.session.scalars(
-            select(Topic)
-            .where(Topic.public.is_(True), Topic.archived.is_(False))
-            .order_by(Topic.position)
-        ).all(),
+        topics=public_topics(),
     )
 
 
