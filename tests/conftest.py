@@ -22,14 +22,15 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.helpers import BASE_URL
 from tests.mailserver import MailServer
 from updates import create_app
 from updates.config import database_url as normalise_database_url
 from updates.dev.embedded_redis import EmbeddedRedis
 from updates.extensions import db
+from updates.news.topics import add_topic
 from updates.queues import ALL_QUEUES
-
-BASE_URL = "https://updates.example.org"
+from updates.worker import Job
 
 
 @pytest.fixture(scope="session")
@@ -151,7 +152,17 @@ def run_jobs(app: Flask, redis_url: str) -> Callable[[], None]:
         queues = [Queue(name, connection=connection) for name in ALL_QUEUES]
         # A context of its own, as in a worker process: jobs never share the test's session.
         with current_app.app_context():
-            DrainingWorker(queues, connection=connection).work(burst=True, logging_level="WARNING")
+            worker = DrainingWorker(queues, connection=connection, job_class=Job)
+            worker.work(burst=True, logging_level="WARNING")
         db.session.expire_all()
 
     return run
+
+
+@pytest.fixture
+def topics(app: Flask) -> None:
+    """Three public topics, in this order on the forms, and one hidden from the public."""
+    add_topic("local-public-services", "Local Public Services", "Councils and suppliers.")
+    add_topic("social-care", "Social Care Working Group")
+    add_topic("events", "Events and Summits")
+    add_topic("board-only", "Board papers", public=False)

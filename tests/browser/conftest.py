@@ -18,7 +18,6 @@ from playwright.sync_api import Page, sync_playwright
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from updates.dev.embedded_redis import free_port
-from updates.news.topics import add_topic
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -31,6 +30,15 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 10_000
+HERE = Path(__file__).parent
+
+
+@pytest.hookimpl(tryfirst=True)  # marked before `-m` selects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every browser test is slow: `-m "not slow"` leaves them out."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture
@@ -87,11 +95,3 @@ def browser_page(chromium_path: str) -> Iterator[Page]:
             yield context.new_page()
         finally:
             browser.close()
-
-
-@pytest.fixture
-def topics(app):
-    add_topic("local-public-services", "Local Public Services", "Councils and suppliers.")
-    add_topic("social-care", "Social Care Working Group")
-    add_topic("events", "Events and Summits")
-    add_topic("board-only", "Board papers", public=False)

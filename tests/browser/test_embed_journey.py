@@ -10,8 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_visitor_journey import snapshot, subscriber
-from tests.helpers import links_in
+from tests.helpers import links_in, snapshot, subscriber
 from updates.dev.embedded_redis import free_port
 from updates.news.embeds import allow_origin
 

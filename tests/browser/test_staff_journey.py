@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.browser.test_visitor_journey import snapshot
 from tests.factories import create_subscriber
+from tests.helpers import PASSWORD, snapshot
 from updates.staff.accounts import add_staff
-
-PASSWORD = "correct horse battery staple"
 
 
 def test_staff_write_compose_send_and_watch_a_digest_finish(

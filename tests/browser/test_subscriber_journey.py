@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.browser.test_visitor_journey import snapshot, subscriber
-from tests.helpers import links_in, sign_up, submit_only_form
+from tests.helpers import links_in, sign_up, snapshot, submit_only_form, subscriber
 
 ADDRESS = "grace@example.org"
 

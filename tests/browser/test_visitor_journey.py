@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from playwright.sync_api import expect
 
-from playwright.sync_api import Page, expect
-from sqlalchemy import select
-
-from tests.helpers import links_in
-from updates.extensions import db
-from updates.models import Subscriber
+from tests.helpers import links_in, snapshot, subscriber
 
 ADDRESS = "ada@example.org"
 CHOSEN = ["Social Care Working Group", "Events and Summits"]  # in display order
-
-
-def subscriber(address: str) -> Subscriber | None:
-    db.session.expire_all()
-    return db.session.scalar(select(Subscriber).where(Subscriber.email_key == address.lower()))
-
-
-def snapshot(page: Page, folder: Path, name: str) -> None:
-    path = folder / f"{name}.png"
-    page.screenshot(path=path, full_page=True)
-    assert path.stat().st_size > 0, path
 
 
 def test_a_visitor_signs_up_in_a_browser_confirms_from_the_email_and_is_subscribed(

@@ -15,8 +15,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from tests.factories import create_subscriber, create_topics
-from tests.helpers import form_values, page
-from tests.test_console import PASSWORD, form_with_button, sign_in
+from tests.helpers import PASSWORD, form_values, form_with_button, page, sign_in
 from updates import ROOT
 from updates.addresses import address_hash
 from updates.console import imports
@@ -195,11 +194,11 @@ def test_an_upload_without_its_csrf_token_is_refused(admin, uploads):
 
 
 @pytest.fixture
-def redis_down(app_config):
+def queue_redis_down(app_config):
     app_config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # the limiter keeps its own, working one
 
 
-def test_an_upload_while_redis_is_down_is_refused_and_not_kept(redis_down, admin, uploads):
+def test_an_upload_while_redis_is_down_is_refused_and_not_kept(queue_redis_down, admin, uploads):
     response = upload(admin, "email\nada@example.org\n")
     assert response.status_code == 503
     assert "cannot be reached" in page(response).find(class_="error-summary").get_text()
@@ -246,6 +245,7 @@ def test_progress_is_reported_after_every_chunk(app, staff, monkeypatch):
     )
 
 
+@pytest.mark.slow  # runs the command twice in real processes
 def test_the_command_draws_a_bar_on_a_terminal_and_ends_with_the_summary(
     app_config, staff, tmp_path
 ):

@@ -5,44 +5,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests.factories import create_news, create_subscriber, create_test_digest, create_topics
-from tests.helpers import form_values, page
+from tests.factories import create_subscriber
+from tests.helpers import form_values, form_with_button, page, sign_in
 from updates.extensions import db
 from updates.models import AuditEvent, Digest, StaffUser, Suppression, Update
-from updates.staff.accounts import add_staff
-
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def people(app):
-    add_staff("admin@example.org", "admin", PASSWORD)
-    add_staff("editor@example.org", "editor", PASSWORD)
-    create_topics("lps", "care")
-    subscriber = create_subscriber("reader@example.org", ["lps"])
-    digest = create_test_digest([create_news("Budgets", ["lps"])], ["lps"])
-    suppression = Suppression(email_hash="0" * 64, email="old@example.org", reason="manual")
-    db.session.add(suppression)
-    db.session.commit()
-    return {"subscriber": subscriber.id, "digest": digest.id, "suppression": suppression.id}
-
-
-def form_with_button(html, label: str):
-    """The form with a submit button that reads `label` (the nav's sign-out form is a form too)."""
-    for form in html.find_all("form", method="post"):
-        if any(button.get_text().strip() == label for button in form.find_all("button")):
-            return form
-    raise AssertionError(f"no form with a {label!r} button")
-
-
-def sign_in(client, email: str, password: str = PASSWORD, next_path: str | None = None):
-    url = "/admin/login" + (f"?next={next_path}" if next_path else "")
-    form = page(client.get(url)).find("form", method="post")
-    values = form_values(form)
-    assert set(values) == {"csrf_token", "email", "password"}
-    values.update(email=email, password=password)
-    return client.post(url, data=values)
-
 
 STAFF_PAGES = [
     "/admin/",
@@ -57,11 +23,7 @@ ADMIN_PAGES = ["/admin/topics", "/admin/suppressions", "/admin/staff", "/admin/a
 ADMIN_POSTS = ["/admin/subscribers/{subscriber}/erase", "/admin/suppressions/{suppression}/remove"]
 
 
-@pytest.fixture
-def many_sign_ins(app_config):
-    app_config["LOGIN_LIMIT_PER_IP"] = "1000/minute"
-
-
+@pytest.mark.slow  # signs in once per page
 def test_anonymous_requests_go_to_sign_in_and_return_after_it(many_sign_ins, app, people):
     for template in STAFF_PAGES + ADMIN_PAGES:
         path = template.format(**people)
@@ -128,6 +90,7 @@ def test_every_console_form_refuses_a_missing_csrf_token(app, people):
     assert db.session.get(Digest, people["digest"]).status == "draft"
 
 
+@pytest.mark.slow  # signs in seven times
 def test_wrong_passwords_lock_the_account_for_a_while(app, people):
     client = app.test_client()
     for _ in range(5):

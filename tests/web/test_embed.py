@@ -1,5 +1,4 @@
 """The sign-up form in another site's iframe: framing rules, its own CSRF, the same flow."""
-# ruff: noqa: F811  (the fixtures imported below are requested by name)
 
 from __future__ import annotations
 
@@ -8,16 +7,25 @@ import time
 import pytest
 from sqlalchemy import select
 
-from tests.helpers import form_values, page, path_of, submit_only_form
-from tests.test_console import people  # noqa: F401
-from tests.test_console_admin import audit_actions, errors_on, press, signed_in
-from tests.test_signup import followed, only_link, row_counts, subscriber, topics  # noqa: F401
+from tests.helpers import (
+    BASE_URL,
+    audit_actions,
+    errors_on,
+    followed,
+    form_values,
+    only_link,
+    page,
+    path_of,
+    press,
+    row_counts,
+    signed_in,
+    submit_only_form,
+    subscriber,
+)
 from updates.extensions import db
 from updates.models import ConsentEvent, EmbedOrigin
 from updates.news.embeds import allow_origin
 from updates.subscribers.consent import Action, Source
-
-from .conftest import BASE_URL
 
 # What a browser sends with a form posted from the framed page itself (served by the test app).
 FROM_THE_FRAME = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}

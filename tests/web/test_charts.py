@@ -8,9 +8,7 @@ import pytest
 from sqlalchemy import update
 
 from tests.factories import create_news, create_subscriber, create_test_digest, create_topics
-from tests.helpers import page
-from tests.test_console import PASSWORD, sign_in
-from updates.console.charts import WEEKS, Weeks
+from tests.helpers import PASSWORD, page, sign_in
 from updates.extensions import db
 from updates.models import (
     ConsentEvent,
@@ -21,6 +19,7 @@ from updates.models import (
     utcnow,
 )
 from updates.staff.accounts import add_staff
+from updates.subscribers.history import WEEKS, Weeks
 
 NOW = utcnow()
 

@@ -11,13 +11,18 @@ from itsdangerous.timed import TimestampSigner
 from sqlalchemy import func, insert, select
 
 from tests.helpers import (
+    BASE_URL,
+    followed,
     form_values,
     html_part,
     links_in,
+    only_link,
     page,
     path_of,
+    row_counts,
     sign_up,
     submit_only_form,
+    subscriber,
     text_part,
 )
 from updates.addresses import address_hash
@@ -27,45 +32,12 @@ from updates.models import (
     DeferredSignup,
     OutboundEmail,
     SignupRequest,
-    Subscriber,
     Suppression,
     Topic,
 )
 from updates.news.topics import add_topic, set_archived
 from updates.queues import Jobs
 from updates.subscribers.consent import Action, Source
-
-from .conftest import BASE_URL
-
-
-@pytest.fixture
-def topics(app):
-    add_topic("local-public-services", "Local Public Services", "Councils and suppliers.")
-    add_topic("social-care", "Social Care Working Group")
-    add_topic("events", "Events and Summits")
-    add_topic("board-only", "Board papers", public=False)
-
-
-def subscriber(address: str) -> Subscriber | None:
-    db.session.expire_all()
-    return db.session.scalar(select(Subscriber).where(Subscriber.email_key == address.lower()))
-
-
-def followed(address: str) -> set[str]:
-    found = subscriber(address)
-    return {s.topic.slug for s in found.subscriptions} if found else set()
-
-
-def row_counts() -> dict[str, int]:
-    db.session.expire_all()
-    models = (Subscriber, SignupRequest, ConsentEvent, OutboundEmail)
-    return {m.__name__: db.session.scalar(select(func.count()).select_from(m)) for m in models}
-
-
-def only_link(message) -> str:
-    links = [link for link in links_in(message) if "/confirm/" in link]
-    assert len(links) == 1, links
-    return links[0]
 
 
 def test_signup_page_offers_each_public_topic_as_a_checkbox(client, topics):
@@ -345,13 +317,14 @@ def test_sign_ups_from_one_ip_are_rate_limited(strict_ip_limit, client, topics):
 
 
 @pytest.fixture
-def redis_down(app_config):
+def queue_and_limiter_redis_down(app_config):
+    """Neither the job queue's Redis nor the rate limiter's answers."""
     app_config["REDIS_URL"] = "redis://127.0.0.1:1/0"
     app_config["RATELIMIT_STORAGE_URI"] = "redis://127.0.0.1:1/0"
 
 
 def test_a_sign_up_while_redis_is_down_is_saved_and_sent_once_it_is_back(
-    redis_down, client, topics, app, redis_url, run_jobs, mail_server
+    queue_and_limiter_redis_down, client, topics, app, redis_url, run_jobs, mail_server
 ):
     response = sign_up(client, "patient@example.org", ["events"])
     assert response.status_code == 200
@@ -375,7 +348,7 @@ def test_a_sign_up_while_redis_is_down_is_saved_and_sent_once_it_is_back(
 
 
 def test_a_known_address_signing_up_while_redis_is_down_is_decided_once_it_is_back(
-    redis_down, client, topics, redis_url, run_jobs, mail_server
+    queue_and_limiter_redis_down, client, topics, redis_url, run_jobs, mail_server
 ):
     from tests.factories import create_subscriber
     from updates.worker.outbound import sweep_outbound_emails
@@ -628,7 +601,9 @@ def test_a_topic_changed_in_this_process_reaches_the_form_at_once(app_config, cl
     assert sign_up(client, "late@example.org", ["events"]).status_code == 400
 
 
-def test_the_per_address_limit_still_holds_while_redis_is_down(redis_down, client, topics):
+def test_the_per_address_limit_still_holds_while_redis_is_down(
+    queue_and_limiter_redis_down, client, topics
+):
     answers = [sign_up(client, "Often@example.org", ["events"]).status_code for _ in range(5)]
     assert answers == [200, 200, 200, 200, 429]
     assert sign_up(client, "other@example.org", ["events"]).status_code == 200

@@ -13,14 +13,21 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from tests.factories import create_news, create_subscriber, create_test_digest, create_topics
-from tests.helpers import links_in, page, path_of, sign_up, submit_only_form
+from tests.helpers import (
+    BASE_URL,
+    digest_status,
+    links_in,
+    page,
+    path_of,
+    sign_up,
+    submit_only_form,
+)
 from updates.extensions import db
 from updates.models import ApiToken, Digest, StaffUser, Topic, Update, utcnow
 
-from .conftest import BASE_URL
-
 PASSWORD = "a password long enough"
-# Every call in the contract, with a body that would succeed given the `newsroom` fixture.
+# Every call in the contract, with a body that would succeed given the
+# `update_and_draft_digest` fixture.
 CALLS = [
     ("GET", "/api/topics", None),
     ("POST", "/api/topics", {"slug": "board", "name": "Board papers"}),
@@ -81,7 +88,8 @@ def api(app: Flask, client: FlaskClient) -> Api:
 
 
 @pytest.fixture
-def newsroom(app) -> dict[str, Any]:
+def update_and_draft_digest(app) -> dict[str, Any]:
+    """Topics lps and care, an update in lps, and a draft digest of it."""
     create_topics("lps", "care")
     update = create_news("Council budgets", ["lps"])
     return {"update": update, "digest": create_test_digest([update], ["lps"])}
@@ -96,11 +104,6 @@ def state() -> dict[str, Any]:
     }
     statuses = db.session.execute(select(Digest.id, Digest.status, Digest.scheduled_at)).all()
     return {**counts, "digests": sorted(statuses)}
-
-
-def digest_status(digest_id: int) -> str:
-    db.session.expire_all()
-    return db.session.get(Digest, digest_id).status
 
 
 def assert_error(response: TestResponse, status: int, *fragments: str) -> None:
@@ -120,7 +123,7 @@ def assert_error(response: TestResponse, status: int, *fragments: str) -> None:
     [None, "", "Bearer", "Bearer not-a-token", "Basic ZWRpdG9yOnBhc3N3b3Jk", "{token}x"],
 )
 def test_every_call_without_a_valid_token_answers_401_and_changes_nothing(
-    app, client, newsroom, authorization
+    app, client, update_and_draft_digest, authorization
 ):
     token = new_token(app)
     create_subscriber("ada@example.org", ["lps"])
@@ -129,14 +132,14 @@ def test_every_call_without_a_valid_token_answers_401_and_changes_nothing(
         headers["Authorization"] = authorization.format(token=f"Bearer {token}")
     before = state()
     for method, path, body in CALLS:
-        url = path.format(digest=newsroom["digest"].id)
+        url = path.format(digest=update_and_draft_digest["digest"].id)
         response = client.open(url, method=method, json=body, headers=headers)
         assert_error(response, 401, "Authorization: Bearer TOKEN")
         assert response.headers["WWW-Authenticate"].lower().startswith("bearer")
     assert state() == before
 
 
-def test_a_revoked_token_or_a_deactivated_account_is_refused(app, client, newsroom):
+def test_a_revoked_token_or_a_deactivated_account_is_refused(app, client, update_and_draft_digest):
     api = Api(client, new_token(app))
     assert api.get("/api/topics").status_code == 200
     db.session.scalars(select(ApiToken)).one().revoked_at = utcnow()
@@ -240,12 +243,12 @@ def test_staff_make_topics_updates_and_a_digest_then_send_it(api, client, mail_s
     )
 
 
-def test_an_announcement_is_made_when_asked_for(api, newsroom):
+def test_an_announcement_is_made_when_asked_for(api, update_and_draft_digest):
     made = api.post(
         "/api/digests",
         {
             "subject": "Now",
-            "updates": [newsroom["update"].id],
+            "updates": [update_and_draft_digest["update"].id],
             "topics": ["lps"],
             "kind": "announcement",
         },
@@ -262,8 +265,10 @@ def test_an_announcement_is_made_when_asked_for(api, newsroom):
         ({"at": "2030-01-31T10:00:00"}, datetime(2030, 1, 31, 10, 0)),  # naive means UTC
     ],
 )
-def test_send_at_a_time_schedules_the_digest_for_that_moment_in_utc(api, newsroom, body, expected):
-    digest_id = newsroom["digest"].id
+def test_send_at_a_time_schedules_the_digest_for_that_moment_in_utc(
+    api, update_and_draft_digest, body, expected
+):
+    digest_id = update_and_draft_digest["digest"].id
     response = api.post(f"/api/digests/{digest_id}/send", body)
     assert response.status_code == 202
     db.session.expire_all()
@@ -281,14 +286,14 @@ def test_send_at_a_time_schedules_the_digest_for_that_moment_in_utc(api, newsroo
         "2030-01-31T10:00:00Z",
     ],
 )
-def test_send_with_a_bad_time_is_refused_and_schedules_nothing(api, newsroom, body):
+def test_send_with_a_bad_time_is_refused_and_schedules_nothing(api, update_and_draft_digest, body):
     before = state()
-    assert_error(api.post(f"/api/digests/{newsroom['digest'].id}/send", body), 400)
+    assert_error(api.post(f"/api/digests/{update_and_draft_digest['digest'].id}/send", body), 400)
     assert state() == before
 
 
-def test_pause_resume_and_cancel_follow_the_digest_rules(api, newsroom):
-    digest_id = newsroom["digest"].id
+def test_pause_resume_and_cancel_follow_the_digest_rules(api, update_and_draft_digest):
+    digest_id = update_and_draft_digest["digest"].id
     action = lambda name: api.post(f"/api/digests/{digest_id}/{name}")  # noqa: E731
 
     assert_error(action("pause"), 409, "a draft digest cannot be paused")
@@ -314,8 +319,8 @@ def test_pause_resume_and_cancel_follow_the_digest_rules(api, newsroom):
     assert api.get(f"/api/digests/{digest_id}").get_json()["status"] == "cancelled"
 
 
-def test_a_draft_can_be_cancelled(api, newsroom):
-    digest_id = newsroom["digest"].id
+def test_a_draft_can_be_cancelled(api, update_and_draft_digest):
+    digest_id = update_and_draft_digest["digest"].id
     assert api.post(f"/api/digests/{digest_id}/cancel").status_code == 202
     assert digest_status(digest_id) == "cancelled"
 
@@ -350,7 +355,7 @@ def test_a_subscriber_is_found_by_address_in_any_case_with_the_topics_followed(
     assert_error(api.get("/api/subscribers?email=a%00@example.org"), 400)
 
 
-def test_a_subscriber_who_left_keeps_their_status(api, newsroom):
+def test_a_subscriber_who_left_keeps_their_status(api, update_and_draft_digest):
     create_subscriber("gone@example.org", [], status="unsubscribed")
     gone = api.get("/api/subscribers?email=gone@example.org").get_json()
     assert gone == {"email": "gone@example.org", "status": "unsubscribed", "topics": []}
@@ -388,7 +393,7 @@ def test_a_subscriber_who_left_keeps_their_status(api, newsroom):
     ],
 )
 def test_a_bad_body_is_refused_with_a_json_400_and_changes_nothing(
-    api, newsroom, path, body, fragment
+    api, update_and_draft_digest, path, body, fragment
 ):
     before = state()
     assert_error(api.post(path, body), 400, fragment)
@@ -408,7 +413,9 @@ def test_a_bad_body_is_refused_with_a_json_400_and_changes_nothing(
         ("[" * 30_000 + "]" * 30_000, "application/json"),
     ],
 )
-def test_a_body_that_is_not_a_json_object_is_refused(api, newsroom, data, content_type):
+def test_a_body_that_is_not_a_json_object_is_refused(
+    api, update_and_draft_digest, data, content_type
+):
     before = state()
     response = api.post("/api/topics", data=data, content_type=content_type)
     assert_error(response, 400, "JSON object")
@@ -425,38 +432,38 @@ def test_a_body_that_is_not_a_json_object_is_refused(api, newsroom, data, conten
         ("/api/digests", '{"subject": "S", "updates": [], "topics": ["lps"], "\\udfff": 1}'),
     ],
 )
-def test_text_no_database_can_store_is_refused(api, newsroom, path, data):
+def test_text_no_database_can_store_is_refused(api, update_and_draft_digest, path, data):
     before = state()
     assert_error(api.post(path, data=data, content_type="application/json"), 400, "NUL")
     assert state() == before
 
 
-def test_json_without_its_content_type_is_still_read(api, newsroom):
+def test_json_without_its_content_type_is_still_read(api, update_and_draft_digest):
     response = api.post("/api/topics", data=json.dumps({"slug": "board", "name": "Board"}))
     assert response.status_code == 201
 
 
-def test_a_taken_slug_is_a_conflict(api, newsroom):
+def test_a_taken_slug_is_a_conflict(api, update_and_draft_digest):
     before = state()
     assert_error(api.post("/api/topics", {"slug": "lps", "name": "Again"}), 409, "already exists")
     assert state() == before
 
 
-def test_an_oversized_body_is_refused_with_json(api, newsroom):
+def test_an_oversized_body_is_refused_with_json(api, update_and_draft_digest):
     before = state()
     body = {"title": "Long", "body": "x" * 300_000, "topics": ["lps"]}
     assert_error(api.post("/api/updates", body), 413)
     assert state() == before
 
 
-def test_the_longest_update_body_allowed_fits_in_a_request(api, newsroom):
+def test_the_longest_update_body_allowed_fits_in_a_request(api, update_and_draft_digest):
     body = {"title": "Long", "body": "x" * 100_000, "topics": ["lps"]}
     assert api.post("/api/updates", body).status_code == 201
     too_long = {"title": "Longer", "body": "x" * 100_001, "topics": ["lps"]}
     assert_error(api.post("/api/updates", too_long), 400)
 
 
-def test_unknown_ids_routes_and_methods_answer_json(api, newsroom):
+def test_unknown_ids_routes_and_methods_answer_json(api, update_and_draft_digest):
     assert_error(api.get("/api/digests/999"), 404, "no digest 999")
     assert_error(api.post("/api/digests/999/send"), 404)
     assert_error(api.post("/api/digests/999/pause"), 404)
@@ -480,11 +487,11 @@ def test_pages_outside_the_api_still_answer_html(client):
     assert missing.mimetype == "text/html"
 
 
-def test_an_update_page_is_only_for_a_published_update(app, client, newsroom):
+def test_an_update_page_is_only_for_a_published_update(app, client, update_and_draft_digest):
     draft = Update(title="Draft", body_markdown="x", body_html="<p>x</p>")
     db.session.add(draft)
     db.session.commit()
-    assert client.get(f"/updates/{newsroom['update'].id}").status_code == 200
+    assert client.get(f"/updates/{update_and_draft_digest['update'].id}").status_code == 200
     assert client.get(f"/updates/{draft.id}").status_code == 404
     assert client.get("/updates/999").status_code == 404
     assert client.get("/updates/99999999999999999999").status_code == 404

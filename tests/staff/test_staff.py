@@ -7,18 +7,16 @@ import os
 import subprocess
 import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
+from tests.helpers import PASSWORD
+from updates import ROOT
 from updates.extensions import db
 from updates.models import ApiToken, StaffUser, utcnow
 from updates.staff.accounts import StaffError, add_staff, create_api_token, staff_for_token
-
-ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "correct horse battery staple"
 
 
 def staff_count() -> int:
@@ -107,6 +105,7 @@ def test_api_token_create_prints_the_token_on_one_line_and_stores_only_its_hash(
     assert stored.staff.email == "ada@example.org"
 
 
+@pytest.mark.slow  # runs the command in a real process
 def test_api_token_create_in_a_real_shell_prints_one_line_and_nothing_on_stderr(app, app_config):
     add_staff("ada@example.org", "admin", PASSWORD)
     env = {

@@ -7,10 +7,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from tests.factories import create_news, create_topics
-from tests.helpers import page
+from tests.helpers import BASE_URL, page
 from updates.news.topics import add_topic
-
-from .conftest import BASE_URL
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 

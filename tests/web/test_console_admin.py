@@ -6,8 +6,18 @@ import pytest
 from sqlalchemy import select
 
 from tests.factories import create_news, create_subscriber, create_test_digest
-from tests.helpers import form_values, page, path_of
-from tests.test_console import PASSWORD, form_with_button, people, sign_in  # noqa: F401
+from tests.helpers import (
+    PASSWORD,
+    audit_actions,
+    errors_on,
+    form_values,
+    form_with_button,
+    page,
+    path_of,
+    press,
+    sign_in,
+    signed_in,
+)
 from updates.extensions import db
 from updates.links import manage_url
 from updates.models import (
@@ -30,8 +40,8 @@ NEW_PASSWORD = "a much longer new password"
 
 
 @pytest.fixture
-def ids(people):  # noqa: F811
-    """The `people` of test_console, with the ids the new routes take, and an editor's token."""
+def ids(people):
+    """The `people` fixture's, with the ids the new routes take, and an editor's token."""
     editor = find_staff("editor@example.org")
     row, token = issue_api_token(editor)
     return {
@@ -45,36 +55,14 @@ def ids(people):  # noqa: F811
     }
 
 
-def signed_in(app, who: str):
-    client = app.test_client()
-    assert sign_in(client, f"{who}@example.org").status_code == 302
-    return client
-
-
 def csrf_token(client, path: str = "/admin/login") -> str:
     return form_values(page(client.get(path)).find("form", method="post"))["csrf_token"]
-
-
-def press(client, path: str, label: str, **changes):
-    """Open the page, fill in the form whose button reads `label`, and submit it."""
-    form = form_with_button(page(client.get(path)), label)
-    values = form_values(form)
-    values.update(changes)
-    return client.post(form.get("action") or path, data=values)
-
-
-def audit_actions() -> list[str]:
-    return list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
 
 
 def offered_on(client, path: str) -> list[str]:
     """The topic slugs a visitor can tick on the page."""
     boxes = page(client.get(path)).find_all("input", attrs={"name": "topics"})
     return [box["value"] for box in boxes]
-
-
-def errors_on(response) -> str:
-    return " ".join(e.get_text() for e in page(response).select(".error-message"))
 
 
 ADMIN_GETS = ["/admin/topics/{topic}", "/admin/staff/{editor}/password", "/admin/tokens"]
@@ -133,14 +121,10 @@ def assert_nothing_changed(ids) -> None:
     assert audit_actions() == []
 
 
-@pytest.fixture
-def many_sign_ins(app_config):
-    app_config["LOGIN_LIMIT_PER_IP"] = "1000/minute"
-
-
 # -- who may do what ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # signs in once per page
 def test_anonymous_requests_to_the_new_pages_go_to_sign_in_and_return_after_it(
     many_sign_ins, app, ids
 ):
@@ -351,6 +335,7 @@ def test_an_admin_cannot_deactivate_themselves(app, ids):
     assert audit_actions() == []
 
 
+@pytest.mark.slow  # signs in eight times
 def test_an_admin_resets_another_accounts_password_and_lifts_its_lockout(app, ids):
     for _ in range(5):
         sign_in(app.test_client(), "editor@example.org", "wrong password")

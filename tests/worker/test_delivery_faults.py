@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import create_engine, func, select
 
 from tests.factories import create_news, create_subscriber, create_test_digest, create_topics
+from tests.helpers import digest_status
 from tests.mailserver import PipeliningMailServer
 from tests.workers import kill_hard, start_worker, stop
 from updates.extensions import db
@@ -36,11 +37,6 @@ def wait_until(condition, seconds: float = 60) -> None:
         time.sleep(0.1)
 
 
-def digest_status(digest_id: int) -> str:
-    db.session.expire_all()
-    return db.session.get(Digest, digest_id).status
-
-
 def audience(count: int) -> list[str]:
     create_topics("lps")
     addresses = [f"p{n:04d}@example.org" for n in range(count)]
@@ -53,6 +49,7 @@ def received_counts(mail_server) -> Counter:
     return Counter(r for m in list(mail_server.received) for r in m.recipients)
 
 
+@pytest.mark.slow  # starts real `python worker.py` processes
 def test_two_workers_share_the_batches_and_send_nobody_two_emails(app, app_config, mail_server):
     addresses = audience(120)
     digest = create_test_digest([create_news("Budgets", ["lps"])], ["lps"])
@@ -68,6 +65,7 @@ def test_two_workers_share_the_batches_and_send_nobody_two_emails(app, app_confi
     assert (progress.recipients, progress.sent) == (120, 120)
 
 
+@pytest.mark.slow  # starts real `python worker.py` processes
 def test_a_worker_killed_mid_batch_loses_nothing(app, app_config, mail_server):
     addresses = audience(60)
     digest_id = create_test_digest([create_news("Budgets", ["lps"])], ["lps"]).id
@@ -118,6 +116,7 @@ def test_the_sweeper_leaves_a_batch_under_lease_alone(app, run_jobs, mail_server
         assert delivery.sweep_batches() == 0
 
 
+@pytest.mark.slow  # starts real `python worker.py` processes
 def test_pause_takes_effect_within_a_running_batch(app, app_config, mail_server):
     addresses = audience(40)
     digest_id = create_test_digest([create_news("Budgets", ["lps"])], ["lps"]).id
@@ -140,6 +139,7 @@ def test_pause_takes_effect_within_a_running_batch(app, app_config, mail_server)
     assert received_counts(mail_server) == Counter(addresses)
 
 
+@pytest.mark.slow  # starts real `python worker.py` processes
 def test_each_delivery_is_on_record_before_the_relay_takes_the_next(app, app_config, mail_server):
     """What bounds a killed worker's repeats to one: never two accepted and unrecorded."""
     audience(30)

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from flask import current_app
 from redis import Redis
 from rq import Queue
@@ -50,6 +51,7 @@ def test_each_periodic_job_is_enqueued_once_per_period_across_workers(app, redis
         assert Queue(job.queue, connection=connection).count >= 1
 
 
+@pytest.mark.slow  # starts a real `python worker.py` process
 def test_a_worker_process_sends_the_confirmation_and_stops_on_sigterm(
     app, client, app_config, mail_server
 ):

@@ -9,23 +9,22 @@ import pytest
 from itsdangerous.timed import TimestampSigner
 from sqlalchemy import func, select
 
-from tests.helpers import form_values, html_part, links_in, page, path_of, sign_up, submit_only_form
+from tests.helpers import (
+    BASE_URL,
+    form_values,
+    html_part,
+    links_in,
+    page,
+    path_of,
+    sign_up,
+    submit_only_form,
+)
 from updates.addresses import address_hash
 from updates.extensions import db
 from updates.models import ConsentEvent, Subscriber, Suppression
-from updates.news.topics import add_topic
 from updates.subscribers.preferences import revoke_links
 
-from .conftest import BASE_URL
-
 ADDRESS = "reader@example.org"
-
-
-@pytest.fixture
-def topics(app):
-    add_topic("local-public-services", "Local Public Services")
-    add_topic("social-care", "Social Care Working Group")
-    add_topic("events", "Events and Summits")
 
 
 @pytest.fixture

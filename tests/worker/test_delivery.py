@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from tests.factories import create_news, create_subscriber, create_test_digest, create_topics
-from tests.helpers import html_part, path_of, text_part
+from tests.helpers import BASE_URL, html_part, path_of, text_part
 from tests.mailserver import MailServer, PipeliningMailServer
 from updates import tokens
 from updates.addresses import address_hash
@@ -27,8 +27,6 @@ from updates.mail.newsletter import Recipient, Variant
 from updates.models import Delivery, Digest, Subscriber, Suppression, utcnow
 from updates.news import digests
 from updates.worker import delivery
-
-from .conftest import BASE_URL
 
 
 @pytest.fixture(scope="module", params=["pipelining relay", "one command at a time"])
@@ -41,7 +39,7 @@ def mail_server(request) -> Iterator[MailServer]:
 
 
 @pytest.fixture
-def newsroom(app):
+def three_updates(app):
     """Three topics, three updates: one in lps, one in lps and care, one in care."""
     create_topics("lps", "care", "events")
     return {
@@ -66,14 +64,14 @@ def titles_in(message) -> list[str]:
 
 
 def test_each_follower_gets_one_email_with_only_their_sections_and_no_repeats(
-    newsroom, run_jobs, mail_server
+    three_updates, run_jobs, mail_server
 ):
     create_subscriber("ada@example.org", ["lps"])
     create_subscriber("bob@example.org", ["lps", "care"])
     create_subscriber("cy@example.org", ["events"])
     create_subscriber("dee@example.org", ["lps"], status="unsubscribed")
     create_subscriber("eve@example.org", ["lps"], status="pending")
-    digest = create_test_digest(list(newsroom.values()), ["lps", "care"])
+    digest = create_test_digest(list(three_updates.values()), ["lps", "care"])
 
     send_now(digest, run_jobs)
 
@@ -97,9 +95,11 @@ def test_each_follower_gets_one_email_with_only_their_sections_and_no_repeats(
     assert (progress.recipients, progress.sent, progress.failed, progress.skipped) == (2, 2, 0, 0)
 
 
-def test_every_newsletter_carries_the_contract_headers_and_parts(newsroom, run_jobs, mail_server):
+def test_every_newsletter_carries_the_contract_headers_and_parts(
+    three_updates, run_jobs, mail_server
+):
     subscriber = create_subscriber("ada@example.org", ["lps"])
-    digest = create_test_digest([newsroom["budget"]], ["lps"], subject="Budget news £ — ok")
+    digest = create_test_digest([three_updates["budget"]], ["lps"], subject="Budget news £ — ok")
     send_now(digest, run_jobs)
     [message] = mail_server.messages_to("ada@example.org")
 
@@ -126,10 +126,10 @@ def test_every_newsletter_carries_the_contract_headers_and_parts(newsroom, run_j
 
 
 def test_one_click_from_a_digest_leaves_its_topics_only_and_later_digests_skip_them(
-    app, newsroom, run_jobs, mail_server
+    app, three_updates, run_jobs, mail_server
 ):
     create_subscriber("ada@example.org", ["lps", "care", "events"])
-    first = create_test_digest([newsroom["joint"]], ["lps", "care"])
+    first = create_test_digest([three_updates["joint"]], ["lps", "care"])
     send_now(first, run_jobs)
     [message] = mail_server.messages_to("ada@example.org")
     url = path_of(message["List-Unsubscribe"][1:-1])
@@ -141,30 +141,30 @@ def test_one_click_from_a_digest_leaves_its_topics_only_and_later_digests_skip_t
     ada = db.session.scalar(select(Subscriber))
     assert {s.topic.slug for s in ada.subscriptions} == {"events"}
 
-    second = create_test_digest([newsroom["budget"]], ["lps"])
+    second = create_test_digest([three_updates["budget"]], ["lps"])
     send_now(second, run_jobs)
     assert len(mail_server.messages_to("ada@example.org")) == 1
     assert reload(second).status == "sent"
     assert digests.progress(second.id).recipients == 0
 
 
-def test_an_announcement_skips_digest_only_subscribers(newsroom, run_jobs, mail_server):
+def test_an_announcement_skips_digest_only_subscribers(three_updates, run_jobs, mail_server):
     create_subscriber("every@example.org", {"lps": "all"})
     create_subscriber("digest@example.org", {"lps": "digest"})
-    announcement = create_test_digest([newsroom["budget"]], ["lps"], kind="announcement")
+    announcement = create_test_digest([three_updates["budget"]], ["lps"], kind="announcement")
     send_now(announcement, run_jobs)
     assert [m.recipients for m in mail_server.received] == [["every@example.org"]]
-    roundup = create_test_digest([newsroom["budget"]], ["lps"], kind="digest")
+    roundup = create_test_digest([three_updates["budget"]], ["lps"], kind="digest")
     send_now(roundup, run_jobs)
     assert len(mail_server.messages_to("digest@example.org")) == 1
 
 
-def test_suppressed_addresses_are_skipped_and_counted(newsroom, run_jobs, mail_server):
+def test_suppressed_addresses_are_skipped_and_counted(three_updates, run_jobs, mail_server):
     create_subscriber("ok@example.org", ["lps"])
     create_subscriber("blocked@example.org", ["lps"])
     db.session.add(Suppression(email_hash=address_hash("blocked@example.org"), reason="manual"))
     db.session.commit()
-    digest = create_test_digest([newsroom["budget"]], ["lps"])
+    digest = create_test_digest([three_updates["budget"]], ["lps"])
     send_now(digest, run_jobs)
     assert [m.recipients for m in mail_server.received] == [["ok@example.org"]]
     progress = digests.progress(digest.id)
@@ -173,13 +173,13 @@ def test_suppressed_addresses_are_skipped_and_counted(newsroom, run_jobs, mail_s
 
 
 def test_a_5xx_fails_that_delivery_and_an_unknown_mailbox_is_suppressed(
-    newsroom, run_jobs, mail_server
+    three_updates, run_jobs, mail_server
 ):
     for name in ("ok", "nobody", "policy"):
         create_subscriber(f"{name}@example.org", ["lps"])
     mail_server.refuse("nobody@example.org", "550 5.1.1 User unknown")
     mail_server.refuse("policy@example.org", "554 5.7.1 Rejected by policy")
-    digest = create_test_digest([newsroom["budget"]], ["lps"])
+    digest = create_test_digest([three_updates["budget"]], ["lps"])
     send_now(digest, run_jobs)
     progress = digests.progress(digest.id)
     assert (progress.sent, progress.failed) == (1, 2)
@@ -193,11 +193,11 @@ def test_a_5xx_fails_that_delivery_and_an_unknown_mailbox_is_suppressed(
     assert db.session.scalar(select(Suppression.reason)) == "bounce"
 
 
-def test_a_4xx_is_retried_and_then_delivered(newsroom, run_jobs, mail_server):
+def test_a_4xx_is_retried_and_then_delivered(three_updates, run_jobs, mail_server):
     create_subscriber("later@example.org", ["lps"])
     create_subscriber("now@example.org", ["lps"])
     mail_server.refuse("later@example.org", "451 4.7.1 Greylisted, try again")
-    digest = create_test_digest([newsroom["budget"]], ["lps"])
+    digest = create_test_digest([three_updates["budget"]], ["lps"])
     send_now(digest, run_jobs)
     assert mail_server.messages_to("later@example.org") == []
     assert reload(digest).status == "sending"
@@ -212,12 +212,12 @@ def test_a_4xx_is_retried_and_then_delivered(newsroom, run_jobs, mail_server):
 
 
 def test_a_relay_closing_the_session_mid_batch_delays_the_rest_and_repeats_nobody(
-    newsroom, run_jobs, mail_server
+    three_updates, run_jobs, mail_server
 ):
     for name in ("a", "b", "c"):
         create_subscriber(f"{name}@example.org", ["lps"])
     mail_server.refuse("b@example.org", "421 4.3.2 Service shutting down")
-    digest = create_test_digest([newsroom["budget"]], ["lps"])
+    digest = create_test_digest([three_updates["budget"]], ["lps"])
     send_now(digest, run_jobs)
     assert [m.recipients for m in mail_server.received] == [["a@example.org"]]
     assert reload(digest).status == "sending"
@@ -232,9 +232,11 @@ def test_a_relay_closing_the_session_mid_batch_delays_the_rest_and_repeats_nobod
     assert reload(digest).status == "sent"
 
 
-def test_a_relay_that_is_down_delays_the_batch_without_losing_it(newsroom, run_jobs, mail_server):
+def test_a_relay_that_is_down_delays_the_batch_without_losing_it(
+    three_updates, run_jobs, mail_server
+):
     create_subscriber("ada@example.org", ["lps"])
-    digest = create_test_digest([newsroom["budget"]], ["lps"])
+    digest = create_test_digest([three_updates["budget"]], ["lps"])
     current_app.config["SMTP_PORT"] = 1  # nothing listens there
     send_now(digest, run_jobs)
     assert mail_server.received == []
@@ -252,11 +254,11 @@ def small_batches(app_config):
     app_config["BATCH_SIZE"] = 2
 
 
-def test_batches_cover_the_ledger_by_id_range(small_batches, newsroom, run_jobs, mail_server):
+def test_batches_cover_the_ledger_by_id_range(small_batches, three_updates, run_jobs, mail_server):
     for n in range(7):
         create_subscriber(f"p{n}@example.org", ["lps"])
     current_app.config["BATCH_SIZE"] = 2
-    digest = create_test_digest([newsroom["budget"]], ["lps"])
+    digest = create_test_digest([three_updates["budget"]], ["lps"])
     send_now(digest, run_jobs)
     assert sorted(r for m in mail_server.received for r in m.recipients) == sorted(
         f"p{n}@example.org" for n in range(7)
@@ -268,10 +270,10 @@ def test_batches_cover_the_ledger_by_id_range(small_batches, newsroom, run_jobs,
     assert all(b[0] == a[1] + 1 for a, b in pairwise(ranges))
 
 
-def test_pause_holds_the_digest_and_resume_finishes_it(newsroom, run_jobs, mail_server):
+def test_pause_holds_the_digest_and_resume_finishes_it(three_updates, run_jobs, mail_server):
     for n in range(3):
         create_subscriber(f"p{n}@example.org", ["lps"])
-    digest = create_test_digest([newsroom["budget"]], ["lps"])
+    digest = create_test_digest([three_updates["budget"]], ["lps"])
     digests.send(digest)
     digests.pause(reload(digest))
     run_jobs()
@@ -284,10 +286,10 @@ def test_pause_holds_the_digest_and_resume_finishes_it(newsroom, run_jobs, mail_
     assert reload(digest).status == "sent"
 
 
-def test_a_paused_batch_stops_and_resumes_where_it_stopped(newsroom, run_jobs, mail_server):
+def test_a_paused_batch_stops_and_resumes_where_it_stopped(three_updates, run_jobs, mail_server):
     for n in range(3):
         create_subscriber(f"p{n}@example.org", ["lps"])
-    digest = create_test_digest([newsroom["budget"]], ["lps"])
+    digest = create_test_digest([three_updates["budget"]], ["lps"])
     digests.send(digest)
     current_app.config["SMTP_PORT"] = 1
     run_jobs()  # the ledger is built; the relay is unreachable
@@ -301,10 +303,10 @@ def test_a_paused_batch_stops_and_resumes_where_it_stopped(newsroom, run_jobs, m
     assert len(mail_server.received) == 3
 
 
-def test_cancel_skips_everything_not_yet_sent(newsroom, run_jobs, mail_server):
+def test_cancel_skips_everything_not_yet_sent(three_updates, run_jobs, mail_server):
     for n in range(3):
         create_subscriber(f"p{n}@example.org", ["lps"])
-    digest = create_test_digest([newsroom["budget"]], ["lps"])
+    digest = create_test_digest([three_updates["budget"]], ["lps"])
     digests.send(digest)
     current_app.config["SMTP_PORT"] = 1
     run_jobs()
@@ -320,9 +322,9 @@ def test_cancel_skips_everything_not_yet_sent(newsroom, run_jobs, mail_server):
         digests.resume(reload(digest))
 
 
-def test_a_scheduled_digest_waits_for_its_time(newsroom, run_jobs, mail_server):
+def test_a_scheduled_digest_waits_for_its_time(three_updates, run_jobs, mail_server):
     create_subscriber("ada@example.org", ["lps"])
-    digest = create_test_digest([newsroom["budget"]], ["lps"])
+    digest = create_test_digest([three_updates["budget"]], ["lps"])
     digests.send(digest, at=utcnow() + timedelta(hours=1))
     digest = digest.id
     with current_app.app_context():
@@ -340,9 +342,9 @@ def test_a_scheduled_digest_waits_for_its_time(newsroom, run_jobs, mail_server):
     assert reload(digest).status == "sent"
 
 
-def test_a_digest_found_long_past_its_time_waits_for_staff(newsroom, run_jobs, mail_server):
+def test_a_digest_found_long_past_its_time_waits_for_staff(three_updates, run_jobs, mail_server):
     create_subscriber("ada@example.org", ["lps"])
-    digest = create_test_digest([newsroom["budget"]], ["lps"])
+    digest = create_test_digest([three_updates["budget"]], ["lps"])
     digests.send(digest, at=utcnow() + timedelta(hours=1))
     digest = digest.id
     reload(digest).scheduled_at = utcnow() - timedelta(hours=3)  # the service was down
@@ -359,11 +361,11 @@ def test_a_digest_found_long_past_its_time_waits_for_staff(newsroom, run_jobs, m
     assert reload(digest).status == "sent"
 
 
-def test_send_rate_spaces_messages_across_the_run(app_config, newsroom, run_jobs, mail_server):
+def test_send_rate_spaces_messages_across_the_run(app_config, three_updates, run_jobs, mail_server):
     current_app.config["SEND_RATE"] = 20
     for n in range(30):
         create_subscriber(f"p{n}@example.org", ["lps"])
-    digest = create_test_digest([newsroom["budget"]], ["lps"])
+    digest = create_test_digest([three_updates["budget"]], ["lps"])
     started = time.monotonic()
     send_now(digest, run_jobs)
     elapsed = time.monotonic() - started
@@ -372,7 +374,9 @@ def test_send_rate_spaces_messages_across_the_run(app_config, newsroom, run_jobs
     assert elapsed >= 0.45
 
 
-def test_dkim_signature_verifies_on_the_received_bytes(newsroom, run_jobs, mail_server, tmp_path):
+def test_dkim_signature_verifies_on_the_received_bytes(
+    three_updates, run_jobs, mail_server, tmp_path
+):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -386,7 +390,7 @@ def test_dkim_signature_verifies_on_the_received_bytes(newsroom, run_jobs, mail_
     current_app.config["DKIM_SELECTOR"] = "s1"
 
     create_subscriber("ada@example.org", ["lps"])
-    send_now(create_test_digest([newsroom["budget"]], ["lps"]), run_jobs)
+    send_now(create_test_digest([three_updates["budget"]], ["lps"]), run_jobs)
     [received] = mail_server.received
     signature = received.message["DKIM-Signature"]
     assert "list-unsubscribe:list-unsubscribe-post" in signature.lower().replace(" ", "")
@@ -401,23 +405,23 @@ def test_dkim_signature_verifies_on_the_received_bytes(newsroom, run_jobs, mail_
 
 
 def test_a_subscribers_download_lists_the_digests_sent_to_them(
-    app, newsroom, run_jobs, mail_server
+    app, three_updates, run_jobs, mail_server
 ):
     from updates.subscribers.preferences import export
 
     create_subscriber("ada@example.org", ["lps"])
-    send_now(create_test_digest([newsroom["budget"]], ["lps"], subject="March news"), run_jobs)
+    send_now(create_test_digest([three_updates["budget"]], ["lps"], subject="March news"), run_jobs)
     data = export(db.session.scalar(select(Subscriber)))
     assert [(d["digest"], d["status"]) for d in data["deliveries"]] == [("March news", "sent")]
     assert data["deliveries"][0]["sent_at"]
 
 
 def test_each_part_is_the_rendered_variant_with_this_recipients_address_and_links(
-    newsroom, run_jobs, mail_server
+    three_updates, run_jobs, mail_server
 ):
     address = "a.reader.with.a.rather.long.address.that.wraps.lines@example.org"
     subscriber = create_subscriber(address, ["lps"])
-    digest = create_test_digest([newsroom["budget"]], ["lps"])
+    digest = create_test_digest([three_updates["budget"]], ["lps"])
     send_now(digest, run_jobs)
     [received] = mail_server.received
     message = received.message

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from tests.helpers import sign_up
 from updates.addresses import address_hash
 from updates.extensions import db
 from updates.models import ConsentEvent, Subscriber, Subscription, Suppression
-from updates.news.topics import add_topic
-
-
-@pytest.fixture
-def topics(app):
-    add_topic("events", "Events and Summits")
-    add_topic("social-care", "Social Care Working Group")
 
 
 def run_import(app, path: Path, topics: str = "events,social-care"):
