@@ -84,7 +84,8 @@ class Api:
 
 @pytest.fixture
 def api(app: Flask, client: FlaskClient) -> Api:
-    return Api(client, new_token(app))
+    """An admin's token: adding topics is for admins (test_api_roles.py checks every role)."""
+    return Api(client, new_token(app, "admin@example.org", "admin"))
 
 
 @pytest.fixture

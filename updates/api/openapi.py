@@ -19,6 +19,7 @@ ERRORS = {
         "or a topic or update named does not exist.",
     ),
     401: ("Unauthorized", "No valid API token; nothing was done."),
+    403: ("Forbidden", "Only an admin's token may do this; nothing was done."),
     404: ("NotFound", "There is nothing at this address."),
     409: ("Conflict", "The topic exists already, or the digest's status does not allow this."),
     413: ("TooLarge", "The body is larger than the service accepts."),
@@ -73,8 +74,8 @@ PATHS: dict[str, Any] = {
             {"200": answer("The topics.", {"type": "array", "items": ref("Topic")}), **errors()},
         ),
         "post": operation(
-            "Add a topic.",
-            {"201": answer("The new topic.", ref("Topic")), **errors(400, 409, 413)},
+            "Add a topic (admins only).",
+            {"201": answer("The new topic.", ref("Topic")), **errors(400, 403, 409, 413)},
             requestBody=body(ref("NewTopic")),
         ),
     },

@@ -16,9 +16,10 @@ from updates.news import digests, publishing
 from updates.news.publishing import ContentError, topics_for_slugs
 from updates.news.topics import TopicError, active_subscriber_counts, add_topic, all_topics
 from updates.subscribers.lookup import find_by_address
+from updates.transaction import transaction
 
 from . import blueprint
-from .auth import token_required
+from .auth import admin_required, audit, token_required
 from .body import field, ids, json_body, moment, text
 
 DIGEST = f"/digests/<int(max={limits.MAX_ID}):digest_id>"  # larger ids overflow the column: 404
@@ -67,17 +68,17 @@ def list_topics():
 
 
 @blueprint.post("/topics")
-@token_required
+@admin_required
 def create_topic():
     body = json_body()
     slug = field(body, "slug", str)
+    name = text(body, "name", limits.TOPIC_NAME)
+    description = text(body, "description", limits.TOPIC_DESCRIPTION, "")
+    public = field(body, "public", bool, True)
     try:
-        topic = add_topic(
-            slug,
-            text(body, "name", limits.TOPIC_NAME),
-            text(body, "description", limits.TOPIC_DESCRIPTION, ""),
-            field(body, "public", bool, True),
-        )
+        with transaction():
+            topic = add_topic(slug, name, description, public)
+            audit("topic added", topic.slug)
     except TopicError as error:
         raise (Conflict if slug_taken(slug) else BadRequest)(str(error)) from error
     return topic_json(topic, 0), 201
@@ -87,11 +88,12 @@ def create_topic():
 @token_required
 def create_update():
     body = json_body()
-    update = publishing.create_update(
-        text(body, "title", limits.UPDATE_TITLE),
-        text(body, "body", limits.UPDATE_BODY),
-        field(body, "topics", list),
-    )
+    title = text(body, "title", limits.UPDATE_TITLE)
+    markdown = text(body, "body", limits.UPDATE_BODY)
+    topics = field(body, "topics", list)
+    with transaction():
+        update = publishing.create_update(title, markdown, topics)
+        audit("update published", f"{update.id}: {update.title}")
     url = external_url("public.show_update", update_id=update.id)
     return {"id": update.id, "url": url}, 201, {"Location": url}
 
@@ -100,13 +102,14 @@ def create_update():
 @token_required
 def create_digest():
     body = json_body()
-    digest = digests.create_digest(
-        text(body, "subject", limits.DIGEST_SUBJECT),
-        text(body, "intro", limits.DIGEST_INTRO, ""),
-        ids(body, "updates"),
-        field(body, "topics", list),
-        field(body, "kind", str, DigestKind.DIGEST),
-    )
+    subject = text(body, "subject", limits.DIGEST_SUBJECT)
+    intro = text(body, "intro", limits.DIGEST_INTRO, "")
+    update_ids = ids(body, "updates")
+    topics = field(body, "topics", list)
+    kind = field(body, "kind", str, DigestKind.DIGEST)
+    with transaction():
+        digest = digests.create_digest(subject, intro, update_ids, topics, kind)
+        audit("digest composed", f"{digest.id}: {digest.subject}")
     location = url_for(".show_digest", digest_id=digest.id)
     return {"id": digest.id}, 201, {"Location": location}
 
@@ -129,7 +132,10 @@ def show_digest(digest_id: int):
 @token_required
 def send_digest(digest_id: int):
     digest = find_digest(digest_id)
-    digests.send(digest, moment(json_body(optional=True), "at"))
+    at = moment(json_body(optional=True), "at")
+    with transaction():
+        digests.send(digest, at)
+        audit("digest scheduled" if at else "digest sending", f"{digest.id}: {digest.subject}")
     return digest_state(digest), 202
 
 
@@ -137,7 +143,9 @@ def send_digest(digest_id: int):
 @token_required
 def change_digest(digest_id: int, action: str):
     digest = find_digest(digest_id)
-    DIGEST_ACTIONS[action](digest)
+    with transaction():
+        DIGEST_ACTIONS[action](digest)
+        audit(f"digest {action}", f"{digest.id}: {digest.subject}")
     return digest_state(digest), 202
 
 

@@ -1,0 +1,170 @@
+"""The API obeys the console's roles and leaves an audit trail, call by call, caller by caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from tests.factories import create_news, create_subscriber, create_test_digest, create_topics
+from updates.extensions import db
+from updates.models import ApiToken, AuditEvent, Digest, StaffUser, Topic, Update, utcnow
+from updates.news import digests
+from updates.staff.accounts import issue_api_token
+
+
+def draft(digest: Digest) -> None:
+    pass
+
+
+def scheduled(digest: Digest) -> None:
+    digests.send(digest)
+
+
+def paused(digest: Digest) -> None:
+    digests.send(digest)
+    digests.pause(digest)
+
+
+# method, path, body, the digest's state first, admins only, what the audit log says (None: a read)
+CALLS: list[tuple[str, str, Any, Callable[[Digest], None], bool, str | None]] = [
+    ("GET", "/api/topics", None, draft, False, None),
+    ("POST", "/api/topics", {"slug": "board", "name": "Board"}, draft, True, "topic added"),
+    (
+        "POST",
+        "/api/updates",
+        {"title": "T", "body": "B", "topics": ["lps"]},
+        draft,
+        False,
+        "update published",
+    ),
+    (
+        "POST",
+        "/api/digests",
+        {"subject": "S", "updates": [], "topics": ["lps"]},
+        draft,
+        False,
+        "digest composed",
+    ),
+    ("GET", "/api/digests/{digest}", None, draft, False, None),
+    ("POST", "/api/digests/{digest}/send", {}, draft, False, "digest sending"),
+    ("POST", "/api/digests/{digest}/pause", None, scheduled, False, "digest pause"),
+    ("POST", "/api/digests/{digest}/resume", None, paused, False, "digest resume"),
+    ("POST", "/api/digests/{digest}/cancel", None, draft, False, "digest cancel"),
+    ("GET", "/api/subscribers?email=ada@example.org", None, draft, False, None),
+]
+CALLERS = ("admin", "editor", "no token", "revoked token")
+
+
+@pytest.fixture
+def tokens(app: Flask) -> dict[str, str | None]:
+    # Accounts that sign in with tokens only: no password hash to compute for each test.
+    admin = StaffUser(email="admin@example.org", role="admin", password_hash="!")
+    editor = StaffUser(email="editor@example.org", role="editor", password_hash="!")
+    db.session.add_all([admin, editor])
+    db.session.commit()
+    revoked, revoked_token = issue_api_token(editor)
+    revoked.revoked_at = utcnow()
+    db.session.commit()
+    return {
+        "admin": issue_api_token(admin)[1],
+        "editor": issue_api_token(editor)[1],
+        "no token": None,
+        "revoked token": revoked_token,
+    }
+
+
+@pytest.fixture
+def digest(app: Flask) -> Digest:
+    create_topics("lps", "care")
+    create_subscriber("ada@example.org", ["lps"])
+    return create_test_digest([create_news("Council budgets", ["lps"])], ["lps"])
+
+
+def state() -> dict[str, Any]:
+    db.session.expire_all()
+    counts = {
+        model.__name__: db.session.scalar(select(func.count()).select_from(model))
+        for model in (Topic, Update, Digest, AuditEvent)
+    }
+    return {**counts, "digests": sorted(db.session.execute(select(Digest.id, Digest.status)))}
+
+
+def audit_trail() -> list[tuple[str, str, str]]:
+    db.session.expire_all()
+    rows = db.session.execute(
+        select(StaffUser.email, AuditEvent.action, AuditEvent.detail)
+        .join(StaffUser, StaffUser.id == AuditEvent.staff_id)
+        .order_by(AuditEvent.id)
+    )
+    return [tuple(row) for row in rows]
+
+
+def call_name(call: tuple) -> str:
+    return f"{call[0]} {call[1].split('?')[0]}"
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("call", CALLS, ids=call_name)
+def test_each_call_answers_each_caller_by_role_and_audits_what_it_changes(
+    client, tokens, digest, call, caller
+):
+    method, path, body, prepare, admins_only, action = call
+    prepare(digest)
+    url = path.format(digest=digest.id)
+    headers = {"Authorization": f"Bearer {tokens[caller]}"} if tokens[caller] else {}
+    before = state()
+
+    response = client.open(url, method=method, json=body, headers=headers)
+
+    if caller in ("no token", "revoked token"):
+        expected = 401
+    elif admins_only and caller == "editor":
+        expected = 403
+    else:
+        expected = {"GET": 200}.get(method, 202 if "/api/digests/" in path else 201)
+    assert response.status_code == expected, response.get_data(as_text=True)
+    if expected >= 400:
+        assert response.is_json and response.get_json()["error"]
+        assert state() == before
+    elif action is None:
+        assert audit_trail() == []
+    else:
+        [(who, done, detail)] = audit_trail()
+        assert (who, done) == (f"{caller}@example.org", action)
+        assert detail.endswith("(API)")
+
+
+def test_the_matrix_covers_every_call_of_the_api(app):
+    adapter = app.url_map.bind("localhost")
+    covered = {
+        adapter.match(path.split("?")[0].format(digest=1), method=method)[0]
+        for method, path, *_ in CALLS
+    }
+    endpoints = {
+        rule.endpoint for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")
+    }
+    assert endpoints - covered == {"api.openapi_document"}
+
+
+def test_an_editor_is_told_which_calls_are_for_admins_in_the_description(client):
+    document = client.get("/api/openapi.json").get_json()
+    assert "403" in document["paths"]["/api/topics"]["post"]["responses"]
+    assert "403" not in document["paths"]["/api/updates"]["post"]["responses"]
+
+
+def test_a_token_of_a_deactivated_admin_no_longer_acts(client, tokens, digest):
+    db.session.scalars(select(StaffUser).where(StaffUser.role == "admin")).one().active = False
+    db.session.commit()
+    before = state()
+    response = client.post(
+        "/api/topics",
+        json={"slug": "board", "name": "Board"},
+        headers={"Authorization": f"Bearer {tokens['admin']}"},
+    )
+    assert response.status_code == 401
+    assert state() == before
+    assert db.session.scalar(select(func.count()).select_from(ApiToken)) == 3
