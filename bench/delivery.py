@@ -133,6 +133,7 @@ def environment(sink_port: int, batch_size: int) -> dict[str, str]:
         **os.environ,
         "UPDATES_ENV": "production",
         "SECRET_KEY": "bench-secret",
+        "SUPPRESSION_KEY": "bench-suppression-key",
         "DATABASE_URL": DB_URL,
         "REDIS_URL": REDIS_URL,
         "BASE_URL": "https://bench.example",

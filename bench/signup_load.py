@@ -260,6 +260,7 @@ def service_env(args: argparse.Namespace, smtp_port: int) -> dict[str, str]:
     env.update(
         UPDATES_ENV="production",
         SECRET_KEY="bench-secret-key-not-for-production-use-0123456789",
+        SUPPRESSION_KEY="bench-suppression-key-not-for-production-use-0123",
         DATABASE_URL=DATABASE_URL,
         REDIS_URL=REDIS_URL,
         BASE_URL="https://bench.example",

@@ -23,9 +23,12 @@ BASE = {
     "addresses",
     "errors",
     "headers",
+    "redaction",
+    "gunicorn_conf",
     "ratelimits",
     "forms",
     "limits",
+    "edge",
 }
 DOMAIN = {"subscribers", "news", "staff"}
 WEB = {"public", "preferences", "console", "api", "webhooks"}

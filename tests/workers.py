@@ -6,13 +6,16 @@ import os
 import signal
 import subprocess
 import sys
-from contextlib import suppress
+from contextlib import ExitStack, suppress
 from pathlib import Path
 
 from updates import ROOT
 
 
-def start_worker(app_config: dict[str, object], **settings: str) -> subprocess.Popen[bytes]:
+def start_worker(
+    app_config: dict[str, object], log: Path | None = None, **settings: str
+) -> subprocess.Popen[bytes]:
+    """A `python worker.py` on the test's database, Redis and relay; its log to `log` if given."""
     env = {
         **os.environ,
         "UPDATES_ENV": "test",
@@ -24,13 +27,15 @@ def start_worker(app_config: dict[str, object], **settings: str) -> subprocess.P
         "MAIL_FROM": str(app_config["MAIL_FROM"]),
         **settings,
     }
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "worker.py")],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with ExitStack() as files:  # the child keeps its own copy of the log file
+        output = files.enter_context(log.open("ab")) if log else subprocess.DEVNULL
+        return subprocess.Popen(
+            [sys.executable, str(ROOT / "worker.py")],
+            env=env,
+            cwd=ROOT,
+            stdout=output,
+            stderr=output,
+        )
 
 
 def descendants(pid: int) -> list[int]:

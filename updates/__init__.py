@@ -34,7 +34,17 @@ def create_app(overrides: dict[str, object] | None = None) -> Flask:
         count = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
-    from updates import api, console, errors, headers, preferences, public, webhooks
+    from updates import (
+        api,
+        console,
+        edge,
+        errors,
+        headers,
+        preferences,
+        public,
+        redaction,
+        webhooks,
+    )
 
     app.register_blueprint(public.blueprint)
     app.register_blueprint(preferences.blueprint)
@@ -46,7 +56,9 @@ def create_app(overrides: dict[str, object] | None = None) -> Flask:
 
         app.register_blueprint(mailbox.blueprint)
     errors.register(app)
+    edge.register(app)
     headers.register(app)
+    redaction.register(app)
 
     from updates.cli import register_commands
 

@@ -1,11 +1,14 @@
-"""Email addresses and IP addresses: validation, the case-folded identity, and minimisation."""
+"""Email addresses and IP addresses: validation, the identity (domain in ASCII, case-folded),
+the wire form, and minimisation."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError, ValidatedEmail, validate_email
+from flask import current_app
 
 MAX_ADDRESS_LENGTH = 254
 
@@ -15,29 +18,59 @@ class InvalidAddress(ValueError):
 
 
 def normalise_address(raw: str, check_dns: bool = False) -> str:
-    """Return the address with its domain normalised, or raise InvalidAddress."""
+    """The address as it is stored and sent: its domain in ASCII (IDNA), or raise InvalidAddress.
+
+    The local part may be international (it then needs a relay that offers SMTPUTF8); the domain
+    never needs one, so `user@bücher.de` becomes `user@xn--bcher-kva.de`, and full-width or
+    punycode spellings of a domain become the one spelling.
+    """
     text = raw.strip()
     if not text:
         raise InvalidAddress("Enter your email address.")
     if len(text) > MAX_ADDRESS_LENGTH:
         raise InvalidAddress("That email address is too long.")
     try:
-        result = validate_email(
-            text, check_deliverability=check_dns, allow_smtputf8=False, allow_display_name=False
-        )
+        result = _validated(text, check_dns)
     except EmailNotValidError as error:
         raise InvalidAddress(f"Enter a valid email address. {error}") from error
-    return result.normalized
+    return f"{result.local_part}@{result.ascii_domain}"
+
+
+def _validated(text: str, check_dns: bool = False) -> ValidatedEmail:
+    return validate_email(
+        text, check_deliverability=check_dns, allow_smtputf8=True, allow_display_name=False
+    )
+
+
+def ascii_domain(address: str) -> str:
+    """The address with its domain in ASCII, as it goes on the wire; as given if unreadable."""
+    text = address.strip()
+    if text.isascii():
+        return text
+    try:
+        result = _validated(text)
+    except EmailNotValidError:
+        return text
+    return f"{result.local_part}@{result.ascii_domain}"
 
 
 def address_key(address: str) -> str:
-    """The identity of an address: addresses are compared case-insensitively."""
-    return address.strip().lower()
+    """The identity of an address: its domain in ASCII, the whole compared case-insensitively.
+
+    Raw input gives the same key as its normalised form, so a rate limit keyed on it cannot be
+    dodged with another spelling of the domain.
+    """
+    return ascii_domain(address).lower()
 
 
 def address_hash(address: str) -> str:
-    """The form in which an erased address stays on the suppression list."""
-    return hashlib.sha256(address_key(address).encode()).hexdigest()
+    """The form in which an address stays on the suppression list: HMAC-SHA256 under
+    SUPPRESSION_KEY, so the database alone cannot tell whether a guessed address is on it."""
+    # Keyed over the plain SHA-256 that rows held before (migration 0008), so those rows
+    # were rehashed in place and every row has this one form.
+    plain = hashlib.sha256(address_key(address).encode()).hexdigest()
+    key = current_app.config["SUPPRESSION_KEY"].encode()
+    return hmac.new(key, plain.encode(), hashlib.sha256).hexdigest()
 
 
 def truncate_ip(raw: str | None) -> str | None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+
+from updates import limits
 
 ENVIRONMENTS = ("development", "test", "production")
 SMTP_TLS_MODES = ("none", "starttls", "ssl")
@@ -57,6 +60,29 @@ def _secret_keys(env: Mapping[str, str], environment: str, instance_path: Path) 
     return [key_file.read_text().strip()]
 
 
+def _suppression_key(
+    env: Mapping[str, str], environment: str, instance_path: Path, secret_keys: list[str]
+) -> str:
+    key = env.get("SUPPRESSION_KEY", "").strip()
+    if not key and environment == "production":
+        # Start all the same, keyed by the signing key; the README says to set this one before
+        # SECRET_KEY is ever rotated, or suppressed addresses would no longer be recognised.
+        return hmac.new(secret_keys[0].encode(), b"updates.suppression-key", "sha256").hexdigest()
+    if not key and environment == "test":
+        return "test-suppression-key"
+    if not key:
+        key_file = instance_path / "suppression_key"
+        if not key_file.exists():
+            instance_path.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        key = key_file.read_text().strip()
+    if key in secret_keys:
+        # A signing key is rotated and may be shared with other tools; this one never changes.
+        raise ConfigError("SUPPRESSION_KEY must not be one of the SECRET_KEY keys")
+    return key
+
+
 def database_url(env: Mapping[str, str], instance_path: Path) -> str:
     """DATABASE_URL with PostgreSQL pointed at psycopg 3, the driver we install."""
     url = env.get("DATABASE_URL", "") or f"sqlite:///{instance_path / 'updates.db'}"
@@ -88,18 +114,29 @@ def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> di
     verp = env.get("VERP_RETURN_PATH", "")
     if verp and ("{token}" not in verp or "@" not in verp):
         raise ConfigError("VERP_RETURN_PATH must look like bounces+{token}@example.org")
+    room = limits.LOCAL_PART - limits.VERP_TOKEN
+    if verp and len(verp.rpartition("@")[0].replace("{token}", "").encode()) > room:
+        raise ConfigError(
+            f"VERP_RETURN_PATH leaves no room for the token: at most {room} characters may "
+            "go with {token} before the @"
+        )
     keys = _secret_keys(env, environment, instance_path)
+    suppression_key = _suppression_key(env, environment, instance_path, keys)
 
     return {
         "UPDATES_ENV": environment,
         "TESTING": environment == "test",
         "SECRET_KEY": keys[0],
         "SECRET_KEYS": keys,
+        "SUPPRESSION_KEY": suppression_key,  # keys the suppression list's hashes; never changes
+        # Flask (3.1+) verifies session cookies with these too: a rotation keeps staff signed in.
+        "SECRET_KEY_FALLBACKS": keys[1:],
+        "STAFF_REQUIRE_2FA": _flag(env.get("STAFF_REQUIRE_2FA")),
         "SQLALCHEMY_DATABASE_URI": database_url(env, instance_path),
-        # No pre-ping (a SELECT 1 on every checkout): connections are recycled before a server
-        # or proxy would drop them; after a database restart the first request to meet a dead
-        # connection fails, and SQLAlchemy then replaces every connection the pool held.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800},
+        # Pre-ping (a round trip on each checkout from the pool) so that the first request or
+        # job after a database restart, failover or dropped connection gets a fresh connection
+        # instead of an error; recycling replaces connections before a proxy would drop them.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800, "pool_pre_ping": True},
         "TOPIC_CACHE_SECONDS": 5.0,  # how stale the sign-up form's topics may be in a process
         "REDIS_URL": redis_url,
         "BASE_URL": base_url,

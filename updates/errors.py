@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, abort, make_response, render_template
+from flask import Flask, Response, abort, jsonify, make_response, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from updates.edge import BadText, answers_json
 
 MESSAGES = {
     400: "The request could not be understood. Go back, check what you entered and try again.",
@@ -41,6 +43,17 @@ def _csrf_error(error: CSRFError) -> tuple[str, int]:
     )
 
 
+def _bad_text(error: BadText) -> Response | tuple[str, int]:
+    """Input refused at the edge: say which field and why, as JSON to the API's clients."""
+    if answers_json():
+        response = jsonify(error=error.description)
+        response.status_code = 400
+        return response
+    message = error.description or MESSAGES[400]
+    return render_template("error.html", status=400, message=message, refused=True), 400
+
+
 def register(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(BadText, _bad_text)
     app.register_error_handler(HTTPException, _http_error)

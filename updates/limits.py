@@ -12,3 +12,9 @@ DIGEST_INTRO = 20_000  # Markdown
 CONSENT_BASIS = 2_000  # what staff record as the basis of consent for people they add
 PASSWORD = 1_024
 AUDIT_DETAIL = 500
+LOCAL_PART = 64  # octets in an address's local part (RFC 5321)
+VERP_TOKEN = 30  # characters in a VERP token with the largest ids (updates/mail/verp.py)
+SCHEDULE_AHEAD_DAYS = 366  # how far ahead staff may schedule a digest
+# Bytes in a JSON body sent to /api/: room for an update's 100,000 characters of Markdown.
+API_BODY = 256 * 1024
+IMPORT_UPLOAD = 50 * 1024 * 1024  # bytes in a CSV uploaded for import: about a million rows

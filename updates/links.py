@@ -39,7 +39,8 @@ def _token_url(endpoint: str, token: str) -> str:
 
 
 def confirm_url(request: SignupRequest) -> str:
-    token = tokens.make_token(tokens.CONFIRM, request.id)
+    """Names the request and the token version, so revoking every link (or erasure) kills it."""
+    token = tokens.make_token(tokens.CONFIRM, [request.id, request.subscriber.token_version])
     return _token_url("public.confirm", token)
 
 

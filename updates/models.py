@@ -231,7 +231,7 @@ class OutboundEmail(db.Model):
 
 
 class Suppression(db.Model):
-    """An address never to be mailed again; only its hash is kept once the address is erased."""
+    """An address never to be mailed again; only its keyed hash is kept once it is erased."""
 
     __tablename__ = "suppressions"
     __table_args__ = (UniqueConstraint("email_hash"),)
@@ -356,11 +356,18 @@ class StaffUser(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(10), default=StaffRole.EDITOR)
     active: Mapped[bool] = mapped_column(default=True)
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
-    # Part of every session's id: a new password bumps it, which ends the account's sessions.
+    # Part of every session's id: a new password, signing out or deactivation bumps it, which
+    # ends every copy of the account's sessions.
     session_version: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Two-factor: the TOTP secret, encrypted (updates.staff.twofactor); on once confirmed.
+    totp_secret: Mapped[str | None] = mapped_column(String(300))
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None]  # the last time step accepted: a code works once
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_enabled_at is not None
 
     @property
     def is_active(self) -> bool:  # Flask-Login: a deactivated account cannot sign in
@@ -372,6 +379,51 @@ class StaffUser(UserMixin, db.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == StaffRole.ADMIN
+
+
+class RecoveryCode(db.Model):
+    """A single-use two-factor recovery code; only its SHA-256 is stored."""
+
+    __tablename__ = "staff_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None]
+
+
+class LoginBackoff(db.Model):
+    """Failed sign-ins for one address from one IP, kept as a keyed hash of the pair."""
+
+    __tablename__ = "staff_login_backoffs"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    retry_at: Mapped[datetime | None]
+    last_failure_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class PasswordReset(db.Model):
+    """A request for a password-reset email, written whether or not the address has an account;
+    a worker decides, and sends the link to an active account only."""
+
+    __tablename__ = "staff_password_resets"
+    __table_args__ = (Index("ix_staff_password_resets_state_created", "state", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))  # the address key, as asked
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    state: Mapped[str] = mapped_column(String(12), default=EmailState.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None]
 
 
 class AuditEvent(db.Model):

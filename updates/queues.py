@@ -36,6 +36,8 @@ class Jobs:
     START_DUE_DIGESTS = "updates.worker.delivery.start_due_digests"
     RUN_IMPORT = "updates.worker.imports.run_import"
     SWEEP_UPLOADS = "updates.worker.imports.sweep_abandoned_uploads"
+    SEND_PASSWORD_RESET = "updates.worker.staff_mail.send_password_reset"
+    SWEEP_STAFF_SIGN_IN = "updates.worker.staff_mail.sweep_staff_sign_in"
 
 
 ALL_JOBS = tuple(value for key, value in vars(Jobs).items() if key.isupper())

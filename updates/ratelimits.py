@@ -28,11 +28,19 @@ REDIS_RETRY_SECONDS = 5  # after Redis fails, count in memory this long before t
 
 
 def _recipient_key() -> str:
-    """The address an email would go to, hashed; for a link's own form, the link's token."""
-    address = request.form.get("email")
-    if address is None:
-        address = (request.view_args or {}).get("token", "")
-    return hashlib.sha256(address_key(str(address)).encode()).hexdigest()
+    """Whom an email would go to, hashed: for a link's own form, whom its token names (a field
+    the client adds cannot pick another key); for any other form, the address typed.
+
+    address_key gives every spelling of one address one key (full-width, Unicode or punycode
+    domain, any case), as the form's normalisation gives them one subscriber.
+    """
+    token = (request.view_args or {}).get("token")
+    if token is not None:
+        # A token's first part is its payload: every link naming one person shares it.
+        subject = "token:" + str(token).lstrip(".").partition(".")[0]
+    else:
+        subject = address_key(str(request.form.get("email", "")))
+    return hashlib.sha256(subject.encode()).hexdigest()
 
 
 per_ip_signup_limit = limiter.shared_limit(

@@ -82,8 +82,23 @@ def chromium_path() -> str:
     pytest.skip(reason)
 
 
+# Runs in every document, frames included, before the page's own scripts; a policy does not
+# apply to it. Chromium also logs each refusal to the console, which is caught the same way.
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI}`);
+});
+"""
+
+
 @pytest.fixture
-def browser_page(chromium_path: str) -> Iterator[Page]:
+def csp_violations() -> list[str]:
+    """What the content security policy refused on the pages visited; empty when a test ends."""
+    return []
+
+
+@pytest.fixture
+def browser_page(chromium_path: str, csp_violations: list[str]) -> Iterator[Page]:
     """A page in a fresh headless chromium; the browser is closed after the test."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -92,6 +107,15 @@ def browser_page(chromium_path: str) -> Iterator[Page]:
         try:
             context = browser.new_context()
             context.set_default_timeout(TIMEOUT_MS)
-            yield context.new_page()
+            context.add_init_script(REPORT_VIOLATIONS)
+            page = context.new_page()
+            page.on("console", lambda message: _note_violation(message.text, csp_violations))
+            yield page
         finally:
             browser.close()
+    assert csp_violations == [], "the content security policy refused something on a page"
+
+
+def _note_violation(text: str, violations: list[str]) -> None:
+    if "CSP violation" in text or "Content Security Policy" in text:
+        violations.append(text)

@@ -48,13 +48,15 @@ def other_site(live_server: str) -> Iterator[str]:
 
 
 def test_the_framed_form_shows_only_on_a_listed_site_and_signs_a_visitor_up_there(
-    browser_page, live_server, other_site, topics, run_jobs, mail_server, tmp_path
+    browser_page, live_server, other_site, topics, run_jobs, mail_server, tmp_path, csp_violations
 ):
     page = browser_page
     page.goto(other_site)
     expect(page.get_by_role("heading", level=1)).to_have_text("Our programme")
     frame = page.frame_locator("iframe[title='Sign up']")
     expect(frame.get_by_label("Email address")).to_have_count(0)  # the browser refused it
+    assert any("frame-ancestors" in text for text in csp_violations)
+    csp_violations.clear()  # that refusal was the policy at work; none may follow
 
     allow_origin(other_site)
     page.reload()

@@ -25,6 +25,15 @@ def test_staff_write_compose_send_and_watch_a_digest_finish(
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Digests")  # back where we were
 
+    # The charts and the framed form's preview, drawn under the content security policy.
+    page.get_by_role("link", name="Dashboard", exact=True).click()
+    expect(page.locator("figure.chart svg").first).to_be_visible()
+    snapshot(page, tmp_path, "0-dashboard")
+    page.get_by_role("link", name="Sign-up form", exact=True).click()
+    preview = page.frame_locator("iframe[title='Preview of the sign-up form']")
+    expect(preview.get_by_label("Email address")).to_be_visible()
+    snapshot(page, tmp_path, "0-embed")
+
     page.get_by_role("link", name="Updates", exact=True).click()
     for title, topic in (
         ("Care guidance published", "Social Care Working Group"),

@@ -96,7 +96,7 @@ def test_an_admin_imports_a_csv_and_reads_the_report(admin, uploads, run_jobs):
 
     waiting = page(admin.get(progress_page))
     bar = waiting.find("progress")
-    assert (bar["max"], bar["value"]) == ("7", "0")
+    assert (bar["max"], bar["value"]) == ("1", "0")  # rows are counted by the job
     assert "Waiting for a worker" in waiting.get_text()
     assert waiting.find("a", string="Reload this page")["href"] == progress_page
     assert waiting.find(id="import-report") is None
@@ -146,19 +146,53 @@ def test_an_admin_imports_a_csv_and_reads_the_report(admin, uploads, run_jobs):
     assert audited == ["subscribers import started", "subscribers imported"]
 
 
-def test_an_upload_larger_than_the_app_allows_elsewhere_is_accepted(admin, uploads):
+def test_an_upload_larger_than_the_app_allows_elsewhere_is_accepted(admin, uploads, run_jobs):
     rows = "".join(f"person{n}@example.org\n" for n in range(15_000))
     assert len(rows) > current_app.config["MAX_CONTENT_LENGTH"]
     response = upload(admin, "email\n" + rows)
     assert response.status_code == 303
+    run_jobs()
     assert admin.get(f"{response.headers['Location']}/progress").get_json()["total"] == 15_000
 
 
-def test_an_upload_over_the_import_limit_is_refused(admin, uploads, monkeypatch):
+def test_an_upload_over_the_import_limit_is_refused_with_the_limit_shown(
+    admin, uploads, monkeypatch
+):
     monkeypatch.setattr(imports, "MAX_UPLOAD", 1024)
     response = upload(admin, "email\n" + "someone@example.org\n" * 100)
     assert response.status_code == 413
+    assert "Split it into smaller files" in page(response).find(class_="error-summary").get_text()
     assert not uploads.exists() or not list(uploads.iterdir())
+
+
+def test_an_upload_that_says_it_is_too_large_is_refused_before_it_is_read(admin, uploads):
+    body = io.BytesIO(b"--x\r\n")  # the rest never comes: the length alone decides
+    response = admin.post(
+        "/admin/import",
+        input_stream=body,
+        content_type="multipart/form-data; boundary=x",
+        environ_overrides={"CONTENT_LENGTH": str(imports.MAX_UPLOAD + 1)},
+    )
+    assert response.status_code == 413
+    summary = page(response).find(class_="error-summary").get_text()
+    assert "The file is larger than 50 MB, the most one import takes." in summary
+    assert body.tell() == 0
+    assert not uploads.exists() or not list(uploads.iterdir())
+
+
+def test_the_request_reads_only_the_start_and_the_job_finds_a_problem_further_on(
+    admin, uploads, run_jobs
+):
+    rows = "".join(f"person{n}@example.org\n" for n in range(5_000)).encode()
+    response = upload(admin, b"email\n" + rows + b"\xff\xfebroken@example.org\n")
+    assert response.status_code == 303  # answered without reading the file to its end
+    progress = f"{response.headers['Location']}/progress"
+    assert admin.get(progress).get_json()["total"] == 0  # not counted yet
+    run_jobs()
+    status = admin.get(progress).get_json()
+    assert (status["state"], status["imported"]) == ("failed", 0)
+    assert "not UTF-8" in status["error"]
+    assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 0
 
 
 @pytest.mark.parametrize(

@@ -74,11 +74,11 @@ def test_an_embed_of_one_topic_asks_only_for_the_address(app, topics, run_jobs, 
 
 
 def test_only_listed_sites_may_frame_the_embed_and_no_site_frames_other_pages(client, topics):
-    assert client.get("/embed").headers["Content-Security-Policy"] == "frame-ancestors 'self'"
+    assert framers(client.get("/embed")) == "frame-ancestors 'self'"
     allow_origin("https://www.example.org")
     allow_origin("http://intranet.example.org:8080")
     embedded = client.get("/embed")
-    assert embedded.headers["Content-Security-Policy"] == (
+    assert framers(embedded) == (
         "frame-ancestors 'self' http://intranet.example.org:8080 https://www.example.org"
     )
     assert "X-Frame-Options" not in embedded.headers
@@ -89,7 +89,7 @@ def test_only_listed_sites_may_frame_the_embed_and_no_site_frames_other_pages(cl
             expected += " http://intranet.example.org:8080 https://www.example.org"
         else:
             assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
-        assert response.headers["Content-Security-Policy"] == expected, path
+        assert framers(response) == expected, path
 
 
 def test_signing_up_in_the_frame_without_cookies_confirms_like_the_main_form(
@@ -204,15 +204,13 @@ def test_an_admin_lists_and_removes_a_site_and_the_audit_log_says_so(app, people
     admin = signed_in(app, "admin")
     response = press(admin, "/admin/embed", "Allow this site", origin=" https://WWW.Example.org/ ")
     assert response.status_code == 303
-    assert app.test_client().get("/embed").headers["Content-Security-Policy"] == (
+    assert framers(app.test_client().get("/embed")) == (
         "frame-ancestors 'self' https://www.example.org"
     )
     response = press(admin, "/admin/embed", "Remove")
     assert response.status_code == 303
     assert db.session.scalars(select(EmbedOrigin)).all() == []
-    assert app.test_client().get("/embed").headers["Content-Security-Policy"] == (
-        "frame-ancestors 'self'"
-    )
+    assert framers(app.test_client().get("/embed")) == "frame-ancestors 'self'"
     assert audit_actions() == ["embed origin allowed", "embed origin removed"]
 
 
@@ -246,3 +244,10 @@ def test_listing_a_site_twice_is_a_400(app, people, topics):
     response = press(admin, "/admin/embed", "Allow this site", origin="https://www.example.org")
     assert response.status_code == 400
     assert "already listed" in errors_on(response)
+
+
+def framers(response) -> str:
+    """The frame-ancestors directive of the answer's one content security policy."""
+    [policy] = response.headers.getlist("Content-Security-Policy")
+    [directive] = [d.strip() for d in policy.split(";") if d.strip().startswith("frame-ancestors")]
+    return directive

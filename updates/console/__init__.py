@@ -5,6 +5,7 @@ from flask import Blueprint
 blueprint = Blueprint("console", __name__, url_prefix="/admin")
 
 from . import (  # noqa: E402,F401
+    account,
     admin,
     auth,
     charts,

@@ -6,13 +6,24 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Response, abort, flash, redirect, url_for
+from flask import Response, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from updates.extensions import db, login_manager
 from updates.models import StaffUser
 from updates.staff.audit import record_action
 from updates.transaction import in_transaction
+
+from . import blueprint
+
+# Where an admin who must set up two-factor may still go: setting it up, and signing out.
+ENROLMENT_ENDPOINTS = {
+    "console.account",
+    "console.two_factor",
+    "console.two_factor_start",
+    "console.two_factor_confirm",
+    "console.logout",
+}
 
 
 @login_manager.user_loader
@@ -25,6 +36,21 @@ def load_staff(session_id: str) -> StaffUser | None:
     if staff is None or not staff.active or staff.session_version != int(version):
         return None
     return staff
+
+
+@blueprint.before_request
+def two_factor_first() -> Response | None:
+    """With STAFF_REQUIRE_2FA, an admin without two-factor sets it up before anything else."""
+    if (
+        current_app.config["STAFF_REQUIRE_2FA"]
+        and current_user.is_authenticated
+        and current_user.is_admin
+        and not current_user.has_two_factor
+        and request.endpoint not in ENROLMENT_ENDPOINTS
+    ):
+        flash("Admins must use two-factor sign-in. Set it up to go on.")
+        return redirect(url_for("console.two_factor"))
+    return None
 
 
 def staff_only(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -29,8 +29,51 @@ def storable(form: Form, field: Field) -> None:
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email address", validators=[InputRequired(), Length(max=320)])
+    email = EmailField("Email address", validators=[InputRequired(), Length(max=320), storable])
     password = PasswordField("Password", validators=[InputRequired(), Length(max=limits.PASSWORD)])
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email address", validators=[InputRequired(), Length(max=320)])
+
+    def validate_email(self, field: EmailField) -> None:
+        try:
+            field.data = normalise_address(field.data or "")
+        except InvalidAddress as error:
+            raise ValidationError(str(error)) from error
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        "Code from your app, or a recovery code", validators=[InputRequired(), Length(max=40)]
+    )
+
+
+class EnrolCodeForm(FlaskForm):
+    code = StringField("Six-digit code from your app", validators=[InputRequired(), Length(max=40)])
+
+
+class NewPasswordForm(FlaskForm):
+    password = PasswordField(
+        "New password",
+        validators=[InputRequired(), Length(min=MIN_PASSWORD_LENGTH, max=limits.PASSWORD)],
+    )
+    confirm = PasswordField(
+        "The new password again",
+        validators=[InputRequired(), EqualTo("password", "The two passwords are not the same.")],
+    )
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current = PasswordField(
+        "Your current password", validators=[InputRequired(), Length(max=limits.PASSWORD)]
+    )
+
+
+class CurrentPasswordForm(FlaskForm):
+    current = PasswordField(
+        "Your current password", validators=[InputRequired(), Length(max=limits.PASSWORD)]
+    )
 
 
 class TopicForm(FlaskForm):
@@ -100,15 +143,8 @@ class TopicEditForm(FlaskForm):
     )
 
 
-class PasswordResetForm(FlaskForm):
-    password = PasswordField(
-        "New password",
-        validators=[InputRequired(), Length(min=MIN_PASSWORD_LENGTH, max=limits.PASSWORD)],
-    )
-    confirm = PasswordField(
-        "The new password again",
-        validators=[InputRequired(), EqualTo("password", "The two passwords are not the same.")],
-    )
+class PasswordResetForm(NewPasswordForm):
+    """An admin sets another account's password."""
 
 
 class ApiTokenForm(FlaskForm):

@@ -6,6 +6,7 @@ from flask import abort, current_app, jsonify, redirect, render_template, reques
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
+from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
@@ -25,7 +26,7 @@ from updates.transaction import transaction
 from . import blueprint
 from .access import admin_only, audit
 
-MAX_UPLOAD = 50 * 1024 * 1024
+MAX_UPLOAD = limits.IMPORT_UPLOAD
 
 
 class ImportForm(FlaskForm):
@@ -53,6 +54,12 @@ def import_upload():
     if request.method == "POST":
         # Set before anything reads the body; CSRFProtect's own check would read it too early.
         request.max_content_length = MAX_UPLOAD
+        if (request.content_length or 0) > MAX_UPLOAD:
+            return _too_large()  # refused on its stated length, before a byte of it is read
+        try:
+            request.files.get("file")  # parsed now: the upload streams to a temporary file
+        except RequestEntityTooLarge:
+            return _too_large()  # sent without a length, and it grew past the limit
         if current_app.config["WTF_CSRF_ENABLED"]:
             csrf.protect()
     form = ImportForm()
@@ -75,7 +82,7 @@ def import_upload():
         with transaction():
             audit(
                 "subscribers import started",
-                f"{status.id}: {status.filename}, {status.total} rows, to {topics}",
+                f"{status.id}: {status.filename}, {status.size:,} bytes, to {topics}",
             )
         return redirect(url_for(".import_page", import_id=status.id), code=303)
     return _render_form(form)
@@ -83,6 +90,17 @@ def import_upload():
 
 def _render_form(form: ImportForm) -> str:
     return render_template("console/import.html", form=form)
+
+
+def _too_large() -> tuple[str, int]:
+    form = ImportForm(formdata=None)
+    form.topics.choices = {t.slug: t.name for t in all_topics() if not t.archived}
+    megabytes = MAX_UPLOAD // (1024 * 1024)
+    form.file.errors = [
+        f"The file is larger than {megabytes} MB, the most one import takes. "
+        "Split it into smaller files and import each."
+    ]
+    return _render_form(form), 413
 
 
 def _status(import_id: str) -> ImportStatus:

@@ -11,6 +11,7 @@ from sqlalchemy import Select
 from updates.addresses import InvalidAddress, normalise_address
 from updates.extensions import db
 from updates.models import Suppression
+from updates.news.topics import all_topics
 from updates.staff.audit import recent_actions
 from updates.subscribers import exports
 from updates.subscribers.suppression import lift, recent_suppressions, suppress
@@ -80,6 +81,8 @@ def audit_log():
 def _csv(header: tuple[str, ...], query: Select, filename: str, shape=tuple) -> Response:
     """Stream the query's rows, each through `shape`, as a CSV attachment, a chunk at a time.
 
+    Every cell is neutralised, so that none is run as a formula by the spreadsheet it is opened in.
+
     The query runs inside the stream: by the time the body is sent the view's transaction has
     ended, and with it a PostgreSQL server-side cursor opened there.
     """
@@ -89,7 +92,7 @@ def _csv(header: tuple[str, ...], query: Select, filename: str, shape=tuple) -> 
         writer = csv.writer(buffer)
         writer.writerow(header)
         for row in db.session.execute(query.execution_options(yield_per=1000)):
-            writer.writerow(shape(row))
+            writer.writerow(exports.safe_cells(shape(row)))
             if buffer.tell() > 64_000:
                 yield buffer.getvalue()
                 buffer.seek(0)
@@ -106,7 +109,9 @@ def _csv(header: tuple[str, ...], query: Select, filename: str, shape=tuple) -> 
 @blueprint.route("/exports/subscribers.csv")
 @admin_only
 def export_subscribers():
-    slug = request.args.get("topic", "")[:64]
+    slug = request.args.get("topic", "")
+    if slug and slug not in {topic.slug for topic in all_topics()}:
+        abort(404)  # so the file name, a header, holds only a known slug
     with transaction():
         audit("subscribers exported", slug or "all topics")
     query = exports.subscriber_rows(slug)

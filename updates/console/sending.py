@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, jsonify, render_template, request
 from flask_login import current_user
 
-from updates import queues
+from updates import limits, queues
 from updates.extensions import db
 from updates.forms import ButtonForm
 from updates.mail.newsletter import Recipient, Variant
-from updates.models import Digest
+from updates.models import Digest, utcnow
 from updates.news import digests
 from updates.queues import Jobs
 from updates.subscribers.lookup import find_by_address
@@ -20,6 +20,8 @@ from updates.transaction import transaction
 from . import blueprint
 from .access import audit, done, staff_only
 from .forms import SendForm
+
+SEND_TIME_SLACK = timedelta(minutes=10)  # a time just passed while the form was filled in
 
 
 def _digest(digest_id: int) -> Digest:
@@ -32,7 +34,10 @@ def _digest(digest_id: int) -> Digest:
 @blueprint.route("/digests/<int:digest_id>")
 @staff_only
 def digest_detail(digest_id: int):
-    digest = _digest(digest_id)
+    return _render_digest(_digest(digest_id), SendForm(formdata=None))
+
+
+def _render_digest(digest: Digest, send_form: SendForm) -> str:
     progress = digests.progress(digest.id)
     return render_template(
         "console/digest.html",
@@ -41,7 +46,7 @@ def digest_detail(digest_id: int):
         failures=digests.failed_deliveries(digest.id) if progress.failed else [],
         failures_shown=digests.FAILURES_SHOWN,
         button=ButtonForm(),
-        send_form=SendForm(),
+        send_form=send_form,
     )
 
 
@@ -66,13 +71,32 @@ def digest_send(digest_id: int):
     digest = _digest(digest_id)
     form = SendForm()
     at = None
-    if form.validate() and form.at.data:
-        try:
-            at = datetime.fromisoformat(form.at.data)
-        except ValueError:
-            flash("Give the time as YYYY-MM-DDTHH:MM, in UTC.")
-            return redirect(url_for(".digest_detail", digest_id=digest_id), code=303)
+    try:
+        if not form.validate():
+            raise ValueError(" ".join(form.at.errors) or "Check the time and try again.")
+        at = _send_time(form.at.data or "")
+    except ValueError as error:
+        form.at.errors = [f"Nothing was sent. {error}"]
+        return _render_digest(digest, form), 400
     return _act(digest, lambda d: digests.send(d, at), "scheduled" if at else "sending")
+
+
+def _send_time(text: str) -> datetime | None:
+    """The time typed in the send form, naive UTC; None to send now. ValueError says what is
+    wrong: a time that is not one, has passed, or is more than a year ahead."""
+    if not text.strip():
+        return None
+    try:
+        at = datetime.fromisoformat(text.strip())
+        at = at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
+    except (ValueError, OverflowError):
+        raise ValueError("Give the time as YYYY-MM-DDTHH:MM, in UTC.") from None
+    now = utcnow()
+    if at < now - SEND_TIME_SLACK:
+        raise ValueError("That time has passed. Leave the box empty to send now.")
+    if at > now + timedelta(days=limits.SCHEDULE_AHEAD_DAYS):
+        raise ValueError("A digest can be scheduled at most a year ahead.")
+    return at
 
 
 @blueprint.route("/digests/<int:digest_id>/<any(pause, resume, cancel):action>", methods=["POST"])

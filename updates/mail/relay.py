@@ -11,6 +11,8 @@ from typing import TypeVar
 
 from flask import current_app
 
+from updates.addresses import ascii_domain
+
 T = TypeVar("T")
 UNKNOWN_MAILBOX_MARKERS = ("5.1.1", "user unknown", "no such user", "mailbox unavailable")
 
@@ -34,6 +36,7 @@ class PermanentFailure(Exception):
 
 
 def envelope_sender() -> str:
+    """MAIL_FROM's address, for the envelope."""
     return parseaddr(current_app.config["MAIL_FROM"])[1]
 
 
@@ -151,20 +154,32 @@ class Relay:
     def _envelope(self, sender: str, recipient: str, size: int) -> list[bytes]:
         """MAIL FROM, RCPT TO and DATA, as the bytes to write."""
         assert self.smtp is not None
+        sender, recipient = ascii_domain(sender), ascii_domain(recipient)
         for address in (sender, recipient):
             if any(c in address for c in "<>\r\n"):
                 raise PermanentFailure(501, f"5.1.3 unusable address {address!r}")
         options = f" SIZE={size}" if self.smtp.has_extn("size") else ""
         encoding = "ascii"
+        # Domains go as punycode; only an international local part needs SMTPUTF8 (RFC 6531).
         if not (sender + recipient).isascii():
             if not self.smtp.has_extn("smtputf8"):
-                raise PermanentFailure(553, "5.6.7 non-ASCII address; the relay lacks SMTPUTF8")
+                international = recipient if not recipient.isascii() else sender
+                raise PermanentFailure(
+                    553,
+                    f"5.6.7 {international} has a non-ASCII local part, which needs SMTPUTF8, "
+                    "and the relay does not offer it",
+                )
             options, encoding = options + " SMTPUTF8", "utf-8"
-        return [
-            f"MAIL FROM:<{sender}>{options}\r\n".encode(encoding),
-            f"RCPT TO:<{recipient}>\r\n".encode(encoding),
-            b"DATA\r\n",
-        ]
+        try:
+            return [
+                f"MAIL FROM:<{sender}>{options}\r\n".encode(encoding),
+                f"RCPT TO:<{recipient}>\r\n".encode(encoding),
+                b"DATA\r\n",
+            ]
+        except UnicodeEncodeError as error:  # a lone surrogate: no relay can take it
+            raise PermanentFailure(
+                501, f"5.1.3 unusable address {sender!r} or {recipient!r}"
+            ) from error
 
     def _envelope_or_nothing(self, item: tuple[T, str, str, bytes] | None) -> bytes:
         """The envelope to pipeline behind a message's content (none if it cannot be sent)."""

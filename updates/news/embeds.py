@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
+import idna
 from sqlalchemy import select
 
 from updates.extensions import db
@@ -12,6 +14,7 @@ from updates.news.topics import OfferedTopic, offered_topics
 from updates.transaction import autocommit
 
 MAX_ORIGIN_LENGTH = 300
+HOST_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 
 
 class EmbedError(ValueError):
@@ -25,14 +28,27 @@ def allowed_origins() -> list[EmbedOrigin]:
 def frame_ancestors() -> str:
     """The CSP directive for the embeddable form: this site and the listed ones, nothing else."""
     origins = db.session.scalars(select(EmbedOrigin.origin).order_by(EmbedOrigin.origin))
-    return " ".join(["frame-ancestors 'self'", *origins])
+    return " ".join(["frame-ancestors 'self'", *filter(None, map(_as_source, origins))])
+
+
+def _as_source(origin: str) -> str | None:
+    """A stored origin as a CSP source: in ASCII, as a header must be. One listed before origins
+    were stored in ASCII is converted, and one that cannot be is left out rather than break
+    every answer of the form."""
+    if origin.isascii() and origin.isprintable() and " " not in origin:
+        return origin
+    try:
+        return normalise_origin(origin)
+    except EmbedError:
+        return None
 
 
 def normalise_origin(text: str) -> str:
     """`https://www.example.org` from what an admin typed; EmbedError if it is not an origin.
 
     Only scheme, host and port: a CSP source with a path, a wildcard or a quote could
-    allow more than the admin meant.
+    allow more than the admin meant. An international host is kept in punycode
+    (`https://xn--bcher-kva.example`): the origin goes into a header, which holds only ASCII.
     """
     candidate = text.strip().rstrip("/")
     if len(candidate) > MAX_ORIGIN_LENGTH:
@@ -47,9 +63,19 @@ def normalise_origin(text: str) -> str:
         raise EmbedError("give the site as https://host, for example https://www.example.org")
     if parts.path or parts.query or parts.fragment or parts.username or parts.password:
         raise EmbedError("give only the scheme and host (and port), with no path")
-    if not all(label.isalnum() or label.replace("-", "").isalnum() for label in host.split(".")):
-        raise EmbedError(f"{host!r} is not a host name")
+    host = _ascii_host(host)
     return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
+def _ascii_host(host: str) -> str:
+    """The host name in ASCII, international labels in punycode; EmbedError if it is not one."""
+    try:
+        ascii_host = host if host.isascii() else idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError as error:
+        raise EmbedError(f"{host!r} is not a host name") from error
+    if not all(HOST_LABEL.match(label) for label in ascii_host.split(".")):
+        raise EmbedError(f"{host!r} is not a host name")
+    return ascii_host
 
 
 @autocommit

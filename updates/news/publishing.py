@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.common.html_re import attribute
+from markdown_it.rules_block.html_block import HTML_SEQUENCES, html_block
+from markdown_it.rules_block.state_block import StateBlock
+from markdown_it.rules_core.state_core import StateCore
 from sqlalchemy import select
 
 from updates import limits
@@ -11,7 +17,86 @@ from updates.extensions import db
 from updates.models import Topic, Update, update_topics, utcnow
 from updates.transaction import autocommit
 
+# Elements whose content an HTML parser reads as text up to their end tag (or, for plaintext, to
+# the end of the document). None is allowed, but an unclosed one in the Markdown would turn the
+# rest of the update into text before the sanitiser could drop it.
+RAW_TEXT = "iframe|noembed|noframes|noscript|plaintext|script|style|textarea|title|xmp"
+RAW_TEXT_START = re.compile(rf"<({RAW_TEXT})(?![A-Za-z0-9-])(?:{attribute}*\s*/?>)?", re.I)
+RAW_TEXT_BLOCK = re.compile(r"^<(?:script|style|textarea)(?=\s|>|$)", re.I)
+RAW_TEXT_BLOCK_END = HTML_SEQUENCES[0][
+    1
+]  # CommonMark's: any of </script> </pre> </style> </textarea>
+
+
+def _unclosed_raw_text_block(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """CommonMark runs a block opened by <script>, <style> or <textarea> to its end tag, and so
+    to the end of the update when there is none: an unclosed one ends at a blank line instead,
+    as every other HTML block does."""
+    if state.is_code_block(start) or not RAW_TEXT_BLOCK.match(_line(state, start)):
+        return False
+    if any(RAW_TEXT_BLOCK_END.search(_line(state, line)) for line in range(start, end)):
+        return False  # closed: CommonMark's own rule reads it
+    blank = next((line for line in range(start + 1, end) if state.isEmpty(line)), end)
+    return html_block(state, start, blank, silent)
+
+
+def _line(state: StateBlock, line: int) -> str:
+    return state.src[state.bMarks[line] + state.tShift[line] : state.eMarks[line]]
+
+
+def _drop_unclosed_raw_text(state: StateCore) -> None:
+    """Remove the start tag of a raw-text element that is not closed within its own HTML block,
+    or its own paragraph: what follows then reaches the sanitiser as the HTML it is."""
+    for token in state.tokens:
+        if token.type == "html_block":
+            token.content = _without_unclosed([token.content])[0]
+        elif token.type == "inline" and token.children:
+            raw = [child for child in token.children if child.type == "html_inline"]
+            for child, content in zip(
+                raw, _without_unclosed([c.content for c in raw]), strict=True
+            ):
+                child.content = content
+
+
+def _without_unclosed(fragments: list[str]) -> list[str]:
+    """The fragments of HTML, in order, less each raw-text start tag no end tag follows."""
+    fragments = list(fragments)
+    index, position = 0, 0
+    while index < len(fragments):
+        start = RAW_TEXT_START.search(fragments[index], position)
+        if start is None:
+            index, position = index + 1, 0
+            continue
+        closed = _end_tag(fragments, index, start.end(), start[1].lower())
+        if closed is None:
+            text = fragments[index]
+            fragments[index] = text[: start.start()] + text[start.end() :]
+            position = start.start()
+        else:
+            index, position = closed
+    return fragments
+
+
+def _end_tag(fragments: list[str], index: int, position: int, name: str) -> tuple[int, int] | None:
+    """Where the raw text of `name` ends (fragment, offset after its end tag), if it does."""
+    if name == "plaintext":
+        return None  # nothing ends it
+    end = re.compile(rf"</{name}(?![A-Za-z0-9-])[^>]*>?", re.I)
+    for at in range(index, len(fragments)):
+        found = end.search(fragments[at], position if at == index else 0)
+        if found is not None:
+            return at, found.end()
+    return None
+
+
 _markdown = MarkdownIt("commonmark", {"linkify": False, "typographer": True}).enable("table")
+_markdown.block.ruler.before(
+    "html_block",
+    "unclosed_raw_text_block",
+    _unclosed_raw_text_block,
+    {"alt": ["paragraph", "reference", "blockquote"]},
+)
+_markdown.core.ruler.push("drop_unclosed_raw_text", _drop_unclosed_raw_text)
 ALLOWED_TAGS = {
     "a",
     "abbr",

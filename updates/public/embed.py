@@ -6,6 +6,7 @@ from flask import Response, render_template, request
 
 from updates.errors import page_abort
 from updates.extensions import csrf
+from updates.headers import content_security_policy
 from updates.news.embeds import EmbedError, embedded_topics, frame_ancestors
 from updates.ratelimits import signup_limits
 from updates.subscribers.consent import Source, statement_text
@@ -38,7 +39,7 @@ def embed():
 def _frameable_by_listed_sites(response: Response) -> Response:
     """The embed's answers, errors too, may be framed by this site and the listed ones."""
     if request.endpoint == "public.embed":
-        response.headers["Content-Security-Policy"] = frame_ancestors()
+        response.headers["Content-Security-Policy"] = content_security_policy(frame_ancestors())
     return response
 
 

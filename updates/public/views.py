@@ -6,15 +6,19 @@ from flask import current_app, render_template, request
 
 from updates import tokens
 from updates.errors import page_abort
-from updates.extensions import db
 from updates.forms import ButtonForm
 from updates.links import manage_url
 from updates.mail import outbox
 from updates.models import SignupRequest
 from updates.news.topics import offered_topics, topics_by_ids
-from updates.ratelimits import per_address_mail_limit, signup_limits
+from updates.ratelimits import per_address_mail_limit, per_ip_signup_limit, signup_limits
 from updates.subscribers.consent import Evidence, Source, statement_text
-from updates.subscribers.signup import confirm_signup, request_signup, resend_confirmation
+from updates.subscribers.signup import (
+    confirm_signup,
+    request_named,
+    request_signup,
+    resend_confirmation,
+)
 
 from . import blueprint
 from .forms import SignupForm
@@ -45,16 +49,15 @@ def render_signup(form: SignupForm) -> str:
 
 
 def _signup_request_from(token: str) -> SignupRequest:
-    """The request a confirm link names; expired and invalid links get their own pages."""
+    """The request a confirm link names; expired, invalid and revoked links get their own pages."""
     try:
-        request_id = tokens.read_token(
-            tokens.CONFIRM, token, current_app.config["CONFIRM_MAX_AGE_DAYS"]
-        )
+        max_age = current_app.config["CONFIRM_MAX_AGE_DAYS"]
+        payload = tokens.read_token(tokens.CONFIRM, token, max_age)
     except tokens.ExpiredToken:
         page_abort("link_expired.html", 410, form=ButtonForm(), token=token)
     except tokens.InvalidToken:
         page_abort("link_invalid.html", 400)
-    found = db.session.get(SignupRequest, request_id) if isinstance(request_id, int) else None
+    found = request_named(payload)
     if found is None:
         page_abort("link_invalid.html", 400)
     return found
@@ -85,17 +88,18 @@ def confirm(token: str):
 
 
 @blueprint.route("/confirm/<token>/renew", methods=["POST"])
+@per_ip_signup_limit
 @per_address_mail_limit
 def renew_confirmation(token: str):
     try:
         tokens.read_token(tokens.CONFIRM, token, current_app.config["CONFIRM_MAX_AGE_DAYS"])
-        request_id = None  # still valid: nothing to renew, the same page is shown
+        named = None  # still valid: nothing to renew, the same page is shown
     except tokens.ExpiredToken as expired:
-        request_id = expired.payload
+        named = request_named(expired.payload)  # None too once the links were revoked
     except tokens.InvalidToken:
         return render_template("link_invalid.html"), 400
-    if isinstance(request_id, int):
-        email = resend_confirmation(request_id)
+    if named is not None:
+        email = resend_confirmation(named.id)
         if email is not None:
             outbox.dispatch(email.id)
     return render_template("check_inbox.html", address=None)

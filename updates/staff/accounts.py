@@ -69,15 +69,19 @@ def all_staff() -> list[StaffUser]:
 
 @autocommit
 def set_password(staff: StaffUser, password: str) -> None:
-    """Give the account a new password (StaffError if too short or long) and lift any lockout.
+    """Give the account a new password (StaffError if too short or long).
 
     Every session the account has open ends with the old password.
     """
     _check_password(password)
     staff.password_hash = _hasher.hash(password)
     staff.session_version += 1
-    staff.failed_logins = 0
-    staff.locked_until = None
+
+
+@autocommit
+def end_sessions(staff: StaffUser) -> None:
+    """End every session the account has open, wherever its cookie has been copied to."""
+    staff.session_version += 1
 
 
 @autocommit
@@ -91,6 +95,7 @@ def deactivate_staff(staff: StaffUser, by: StaffUser) -> bool:
     if not staff.active:
         return False
     staff.active = False
+    end_sessions(staff)  # so that reactivating the account revives none of them
     return True
 
 
@@ -100,8 +105,6 @@ def reactivate_staff(staff: StaffUser) -> bool:
     if staff.active:
         return False
     staff.active = True
-    staff.failed_logins = 0
-    staff.locked_until = None
     return True
 
 

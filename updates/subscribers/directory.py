@@ -24,7 +24,7 @@ from updates.models import (
 from updates.news.topics import all_topics
 from updates.subscribers import consent
 from updates.subscribers.consent import Action, Evidence, Source
-from updates.subscribers.lookup import find_or_create
+from updates.subscribers.lookup import find_or_create, left_without_confirming_since
 from updates.subscribers.suppression import is_suppressed
 from updates.transaction import autocommit
 
@@ -81,7 +81,9 @@ class Added:
 def subscribe_by_hand(address: str, topic_slugs: list[str], basis: str) -> Added:
     """Make the address an active subscriber of these live topics, on the consent `basis`.
 
-    Anything that changes is a consent event from staff whose statement is the basis.
+    Anything that changes is a consent event from staff whose statement is the basis. Like an
+    import, it never brings back someone who unsubscribed, bounced or complained: only their own
+    confirmation does.
     """
     try:
         return _subscribe_by_hand(address, topic_slugs, basis)
@@ -104,6 +106,11 @@ def _subscribe_by_hand(address: str, topic_slugs: list[str], basis: str) -> Adde
     if not topics or len(topics) != len(wanted):
         raise NotAddable("Choose one or more topics that exist and are not archived.")
     subscriber = find_or_create(address)
+    if _left(subscriber):
+        raise NotAddable(
+            "That person unsubscribed (or their mail bounced or they complained), so only they "
+            "can come back: they can sign up again on the form and confirm."
+        )
     followed = {s.topic_id for s in subscriber.subscriptions}
     added = [t for t in topics if t.id not in followed]
     for topic in added:
@@ -122,6 +129,14 @@ def _subscribe_by_hand(address: str, topic_slugs: list[str], basis: str) -> Adde
         )
     db.session.flush()
     return Added(subscriber, added, activated)
+
+
+def _left(subscriber: Subscriber) -> bool:
+    """Whether the subscriber stopped and has not confirmed since, whatever the status says."""
+    if subscriber.status == SubscriberStatus.PENDING:
+        query = select(left_without_confirming_since()).where(Subscriber.id == subscriber.id)
+        return bool(db.session.scalar(query))
+    return subscriber.status not in (SubscriberStatus.PENDING, SubscriberStatus.ACTIVE)
 
 
 def consent_trail(subscriber_id: int) -> list[ConsentEvent]:

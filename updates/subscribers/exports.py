@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import Row, Select, select
 
 from updates.models import ConsentEvent, ConsentStatement, Subscriber, Subscription, Topic
 
 SUBSCRIBERS_HEADER = ("email", "status", "topic", "frequency", "confirmed_at")
 CONSENT_HEADER = ("email", "at", "action", "source", "topics", "statement", "ip", "user_agent")
+# What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def subscriber_rows(topic_slug: str = "") -> Select:
@@ -49,3 +53,15 @@ def consent_rows() -> Select:
 def consent_cells(row: Row) -> tuple:
     email, at, action, source, topics, text, ip, agent = row
     return (email, at.isoformat() + "Z", action, source, " ".join(topics or []), text, ip, agent)
+
+
+def neutralised(value: object) -> object:
+    """A cell a spreadsheet shows as text: one that would start a formula gets a leading quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def safe_cells(cells: Iterable[object]) -> tuple:
+    """A row of cells, each neutralised."""
+    return tuple(neutralised(cell) for cell in cells)

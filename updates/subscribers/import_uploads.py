@@ -7,9 +7,11 @@ import can read it any more.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import logging
 import uuid
+from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,7 @@ from updates.subscribers.importer import (
 
 log = logging.getLogger(__name__)
 
+SNIFF = 64 * 1024  # bytes of an upload read in the request, to refuse the wrong file at once
 EXPIRES = 24 * 60 * 60  # seconds a finished (or abandoned) import's progress is kept
 JOB_TIMEOUT = 60 * 60  # a 50 MiB file is about a million rows
 REASONS = tuple(ImportReport().skipped)  # why rows are skipped, in the order shown
@@ -51,6 +54,7 @@ class ImportStatus:
     filename: str
     topics: list[str]
     total: int
+    size: int = 0  # bytes
     processed: int = 0
     imported: int = 0
     unchanged: int = 0
@@ -86,33 +90,57 @@ def upload_path(import_id: str) -> Path:
     return uploads_folder() / f"{import_id}.csv"
 
 
-def count_rows(path: Path) -> int:
-    """The file's data rows; ImportProblem if it is not a UTF-8 CSV with an email column."""
+def _read_rows(lines: Iterable[str]) -> int:
+    """The number of data rows; ImportProblem if they are not a CSV with an email column."""
     try:
-        with path.open(encoding="utf-8-sig", newline="") as stream:
-            return sum(1 for _ in read_addresses(stream))
+        return sum(1 for _ in read_addresses(lines))
     except UnicodeDecodeError as error:
         raise ImportProblem("the file is not UTF-8 text; save it as “CSV UTF-8”") from error
     except csv.Error as error:
         raise ImportProblem(f"the file is not a readable CSV: {error}") from error
 
 
+def count_rows(path: Path) -> int:
+    """The file's data rows; ImportProblem if it is not a UTF-8 CSV with an email column."""
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        return _read_rows(stream)
+
+
+def check_start(path: Path) -> None:
+    """ImportProblem if the file's first rows are not a UTF-8 CSV with an email column.
+
+    Only the start is read, so the request answers at once whatever the size; the job reads
+    the rest, and a problem further on ends the import with the problem on its page.
+    """
+    with path.open("rb") as stream:
+        head = stream.read(SNIFF)
+        whole = len(head) < SNIFF
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    try:
+        text = decoder.decode(head, final=whole)
+    except UnicodeDecodeError as error:
+        raise ImportProblem("the file is not UTF-8 text; save it as “CSV UTF-8”") from error
+    lines = text.splitlines(keepends=True)
+    _read_rows(lines if whole else lines[:-1])  # a cut-off last line is the job's to read
+
+
 def start_import(
     upload: FileStorage, topic_slugs: list[str], consent_text: str, staff_id: int
 ) -> ImportStatus:
-    """Keep the upload, count its rows and queue the job; return the new import's status."""
+    """Keep the upload, check its start and queue the job, which counts and imports the rows."""
     import_id = uuid.uuid4().hex
     path = upload_path(import_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     upload.save(path)
     try:
-        total = count_rows(path)
+        check_start(path)
         status = ImportStatus(
             import_id,
             ImportState.QUEUED,
             filename=(upload.filename or "upload.csv")[:200],
             topics=list(topic_slugs),
-            total=total,
+            total=0,  # not counted yet: the job counts the rows before importing them
+            size=path.stat().st_size,
         )
         _create(status)
         queued = queues.try_enqueue(
@@ -144,6 +172,7 @@ def _create(status: ImportStatus) -> None:
                     "filename": status.filename,
                     "topics": ",".join(status.topics),
                     "total": status.total,
+                    "size": status.size,
                     "processed": 0,
                 },
             )
@@ -173,6 +202,7 @@ def import_status(import_id: str) -> ImportStatus | None:
         filename=fields.get("filename", ""),
         topics=[slug for slug in fields.get("topics", "").split(",") if slug],
         total=int(fields.get("total", 0)),
+        size=int(fields.get("size", 0)),
         processed=int(fields.get("processed", 0)),
         imported=int(fields.get("imported", 0)),
         unchanged=int(fields.get("unchanged", 0)),

@@ -1,7 +1,8 @@
 """Importing subscribers from a CSV: streamed, one set-based write per chunk, safe to repeat.
 
 An import asserts consent gathered elsewhere, so it never overrides a person's own choice:
-suppressed and erased addresses are skipped, and so are people who unsubscribed.
+suppressed and erased addresses are skipped, and so are people who unsubscribed, whatever their
+status says since, until they confirm again.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from updates.models import (
 )
 from updates.subscribers import consent
 from updates.subscribers.consent import Action, Source
+from updates.subscribers.lookup import left_without_confirming_since
 from updates.transaction import transaction
 
 CHUNK = 1000
@@ -133,15 +135,23 @@ def _import_chunk(
     existing = {
         row.email_key: row
         for row in db.session.execute(
-            select(Subscriber.id, Subscriber.email_key, Subscriber.status).where(
-                Subscriber.email_key.in_(valid)
-            )
+            select(
+                Subscriber.id,
+                Subscriber.email_key,
+                Subscriber.status,
+                left_without_confirming_since().label("left"),
+            ).where(Subscriber.email_key.in_(valid))
         )
     }
     for key, row in existing.items():
-        if row.status not in IMPORTABLE:
+        if row.status == SubscriberStatus.UNSUBSCRIBED or (
+            row.status == SubscriberStatus.PENDING and row.left
+        ):
             del valid[key]
-            report.skipped["unsubscribed" if row.status == "unsubscribed" else "suppressed"] += 1
+            report.skipped["unsubscribed"] += 1
+        elif row.status not in IMPORTABLE:
+            del valid[key]
+            report.skipped["suppressed"] += 1
 
     now = utcnow()
     new_rows = [

@@ -1,13 +1,15 @@
-"""Subscribers by address: find one, or create it pending."""
+"""Subscribers by address: find one, or create it pending; and who left without coming back."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from updates.addresses import address_key
 from updates.extensions import db
-from updates.models import Subscriber, SubscriberStatus
+from updates.models import ConsentEvent, Subscriber, SubscriberStatus
+from updates.subscribers.consent import Action
 
 
 def find_by_address(address: str) -> Subscriber | None:
@@ -34,3 +36,26 @@ def find_or_create(address: str) -> Subscriber:
 
 def followed_topic_ids(subscriber: Subscriber) -> set[int]:
     return {subscription.topic_id for subscription in subscriber.subscriptions}
+
+
+def left_without_confirming_since() -> ColumnElement[bool]:
+    """True for a subscriber whose trail has them unsubscribing and not confirming since.
+
+    It finds those whom an unconfirmed sign-up once turned from unsubscribed to pending: their
+    status says pending, their trail says they left.
+    """
+    left, since = aliased(ConsentEvent), aliased(ConsentEvent)
+    confirmed_since = select(since.id).where(
+        since.subscriber_id == left.subscriber_id,
+        since.action == Action.CONFIRMED,
+        since.id > left.id,
+    )
+    return (
+        select(left.id)
+        .where(
+            left.subscriber_id == Subscriber.id,
+            left.action == Action.UNSUBSCRIBED,
+            ~confirmed_since.exists(),
+        )
+        .exists()
+    )

@@ -1,4 +1,10 @@
-"""The suppression list: addresses that must never be mailed again."""
+"""The suppression list: addresses that must never be mailed again.
+
+Any suppression (a bounce, a complaint, an erasure or an admin's) stops every email but one: the
+confirmation that answers a sign-up request made after the suppression. Only the address's owner
+can use its link, and confirming it (signup.confirm_signup) lifts the suppression, as the newest
+word from the person themselves; an erasure's never, so an erased address gets nothing at all.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,16 @@ from sqlalchemy import delete, select, update
 
 from updates.addresses import address_hash, address_key
 from updates.extensions import db
-from updates.models import Subscriber, SubscriberStatus, Suppression, SuppressionReason
+from updates.models import (
+    EmailKind,
+    OutboundEmail,
+    SignupRequest,
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+    SuppressionReason,
+    utcnow,
+)
 
 STATUS_FOR_REASON = {
     SuppressionReason.BOUNCE: SubscriberStatus.BOUNCED,
@@ -18,8 +33,12 @@ SHOWN = 500  # rows on the console's list
 def suppress(address: str, reason: str) -> None:
     """Add the address (idempotent) and stop its subscriber; the caller commits."""
     hashed = address_hash(address)
-    if db.session.scalar(select(Suppression.id).where(Suppression.email_hash == hashed)) is None:
+    existing = db.session.scalar(select(Suppression).where(Suppression.email_hash == hashed))
+    if existing is None:
         db.session.add(Suppression(email_hash=hashed, email=address_key(address), reason=reason))
+    else:
+        # A new bounce or complaint (say, about a confirmation) outranks every request before it.
+        existing.created_at = utcnow()
     status = STATUS_FOR_REASON.get(reason)
     if status:
         db.session.execute(
@@ -30,8 +49,41 @@ def suppress(address: str, reason: str) -> None:
 
 
 def is_suppressed(address: str) -> bool:
-    query = select(Suppression.id).where(Suppression.email_hash == address_hash(address))
-    return db.session.scalar(query) is not None
+    return suppression_of(address) is not None
+
+
+def suppression_of(address: str) -> Suppression | None:
+    query = select(Suppression).where(Suppression.email_hash == address_hash(address))
+    return db.session.scalar(query)
+
+
+def may_receive(email: OutboundEmail) -> bool:
+    """Whether this transactional email may go to its subscriber now (checked as it is sent)."""
+    subscriber = email.subscriber
+    if not subscriber.email or subscriber.status == SubscriberStatus.ERASED:
+        return False
+    answered = _request_answered(email)
+    suppression = suppression_of(subscriber.email)
+    if suppression is not None:
+        return answered is not None and outlasts(answered, suppression)
+    if subscriber.status in (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED):
+        return answered is not None  # an admin lifted the suppression: confirming brings them back
+    return True
+
+
+def _request_answered(email: OutboundEmail) -> SignupRequest | None:
+    """The unconfirmed sign-up request a confirmation email answers; None for other email."""
+    request = email.signup_request
+    if email.kind != EmailKind.CONFIRM or request is None or request.confirmed_at is not None:
+        return None
+    return request
+
+
+def outlasts(request: SignupRequest, suppression: Suppression) -> bool:
+    """Whether a sign-up request is newer than the suppression, and so may lift it."""
+    return suppression.reason != SuppressionReason.ERASED and (
+        request.created_at >= suppression.created_at
+    )
 
 
 def suppressed_among(addresses: list[str]) -> set[str]:

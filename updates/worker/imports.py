@@ -12,6 +12,7 @@ from updates.subscribers.import_uploads import (
     EXPIRES,
     ImportState,
     claim,
+    count_rows,
     counts,
     record,
     upload_path,
@@ -30,7 +31,8 @@ log = logging.getLogger(__name__)
 
 @job
 def run_import(import_id: str, topic_slugs: list[str], consent_text: str, staff_id: int) -> str:
-    """Import an uploaded file, recording progress after every chunk; the file is then deleted."""
+    """Count an uploaded file's rows, then import them, recording progress after every chunk;
+    the file is then deleted."""
     if not claim(import_id):
         log.info("import %s already started or expired", import_id)
         return "not queued"
@@ -43,6 +45,8 @@ def run_import(import_id: str, topic_slugs: list[str], consent_text: str, staff_
         record(import_id, processed=processed, **counts(report))
 
     try:
+        # Counted here, not in the request: a large file would hold a web worker for seconds.
+        record(import_id, total=count_rows(path))
         with path.open(encoding="utf-8-sig", newline="") as stream:
             report = import_subscribers(read_addresses(stream), topic_slugs, consent_text, progress)
     except (ImportProblem, OSError, UnicodeDecodeError, csv.Error) as error:

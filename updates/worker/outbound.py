@@ -14,7 +14,7 @@ from updates.mail.transactional import compose
 from updates.models import EmailState
 from updates.news.topics import topics_by_ids
 from updates.subscribers import signup
-from updates.subscribers.signup import NOT_MAILABLE
+from updates.subscribers.suppression import may_receive
 from updates.worker import job
 from updates.worker.signups import decide
 
@@ -27,7 +27,7 @@ def send_outbound_email(email_id: int) -> str:
     email = outbox.claim(email_id)
     if email is None:
         return "not due"
-    if email.subscriber.status in NOT_MAILABLE or not email.subscriber.email:
+    if not may_receive(email):  # checked now: a suppression may have come since it was owed
         outbox.finish(email, EmailState.CANCELLED, "subscriber cannot be mailed")
         return "cancelled"
     request = email.signup_request

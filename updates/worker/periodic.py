@@ -17,6 +17,7 @@ from rq import Queue
 
 from updates import queues
 from updates.queues import Jobs
+from updates.worker.outages import Outage
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ PERIODIC_JOBS = (
     PeriodicJob("sweep-batches", Jobs.SWEEP_BATCHES, 15, queues.SEND),
     PeriodicJob("start-due-digests", Jobs.START_DUE_DIGESTS, 30, queues.SEND),
     PeriodicJob("sweep-import-uploads", Jobs.SWEEP_UPLOADS, 3600),
+    PeriodicJob("sweep-staff-sign-in", Jobs.SWEEP_STAFF_SIGN_IN, 60, queues.MAIL),
 )
 
 
@@ -54,9 +56,13 @@ def tick(connection: Redis, jobs: tuple[PeriodicJob, ...] = PERIODIC_JOBS) -> li
 def run_ticker(redis_url: str, parent_pid: int, interval: float = 1.0) -> None:
     """Tick until the worker that started us is gone; Redis outages are waited out."""
     connection = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
+    redis = Outage("Redis (periodic ticker)", lambda error: isinstance(error, RedisError), log)
     while os.getppid() == parent_pid:
         try:
             tick(connection)
         except RedisError as error:
-            log.warning("periodic ticker cannot reach Redis: %s", error)
+            redis.down(error)
+            time.sleep(redis.backoff())
+            continue
+        redis.up()
         time.sleep(interval)

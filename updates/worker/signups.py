@@ -27,7 +27,9 @@ def decide(deferred_id: int) -> str:
 
 
 @job
-def purge_unconfirmed() -> int:
-    """Forget sign-ups never confirmed within the retention period: keep no data without consent."""
+def purge_unconfirmed() -> str:
+    """Forget sign-ups never confirmed within the retention period: keep no data without consent,
+    and every consent trail there is."""
     cutoff = utcnow() - timedelta(days=current_app.config["PENDING_RETENTION_DAYS"])
-    return signup.purge_unconfirmed(cutoff)
+    purged = signup.purge_unconfirmed(cutoff)
+    return f"forgot {purged.subscribers} subscribers and {purged.requests} other requests"
