@@ -73,3 +73,12 @@ def test_a_token_for_one_purpose_is_refused_for_another(app):
         token = tokens.make_token(tokens.CONFIRM, 7)
         with pytest.raises(tokens.InvalidToken):
             tokens.read_token(tokens.UNSUBSCRIBE, token)
+
+
+def test_passwords_are_hashed_at_argons_recommended_cost_outside_the_tests(tmp_path: Path):
+    production = {"UPDATES_ENV": "production", "SECRET_KEY": "k" * 40, "REDIS_URL": "redis://x"}
+    assert load_config(tmp_path, production)["PASSWORD_HASHING"] == "recommended"
+    assert load_config(tmp_path, {"UPDATES_ENV": "development"})["PASSWORD_HASHING"] == (
+        "recommended"
+    )
+    assert load_config(tmp_path, {"UPDATES_ENV": "test"})["PASSWORD_HASHING"] == "cheapest"

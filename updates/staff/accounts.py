@@ -6,7 +6,8 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
+from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -23,11 +24,23 @@ MAX_TOKEN_LENGTH = 200
 # Recording every use would make each API call a write; a minute is precise enough.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
-_hasher = PasswordHasher()
-
 
 class StaffError(ValueError):
     """A staff account or token cannot be made as asked."""
+
+
+HASHING = {"recommended": profiles.RFC_9106_LOW_MEMORY, "cheapest": profiles.CHEAPEST}
+
+
+def password_hasher() -> PasswordHasher:
+    """The app's Argon2id hasher, with the parameters its configuration names."""
+    hasher = current_app.extensions.get("updates.password_hasher")
+    if hasher is None:
+        parameters = HASHING[current_app.config["PASSWORD_HASHING"]]
+        hasher = current_app.extensions["updates.password_hasher"] = PasswordHasher.from_parameters(
+            parameters
+        )
+    return hasher
 
 
 def find_staff(email: str) -> StaffUser | None:
@@ -47,7 +60,7 @@ def add_staff(email: str, role: str, password: str) -> StaffUser:
     duplicate = StaffError(f"a staff account for {address} already exists")
     if find_staff(address) is not None:
         raise duplicate
-    staff = StaffUser(email=address, role=role, password_hash=_hasher.hash(password))
+    staff = StaffUser(email=address, role=role, password_hash=password_hasher().hash(password))
     try:
         with db.session.begin_nested():
             db.session.add(staff)
@@ -74,7 +87,7 @@ def set_password(staff: StaffUser, password: str) -> None:
     Every session the account has open ends with the old password.
     """
     _check_password(password)
-    staff.password_hash = _hasher.hash(password)
+    staff.password_hash = password_hasher().hash(password)
     staff.session_version += 1
 
 

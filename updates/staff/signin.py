@@ -24,15 +24,13 @@ from sqlalchemy.exc import IntegrityError
 from updates.addresses import address_key
 from updates.extensions import db
 from updates.models import LoginBackoff, StaffUser, utcnow
-from updates.staff.accounts import find_staff
+from updates.staff.accounts import find_staff, password_hasher
 from updates.transaction import autocommit
 
 FREE_FAILURES = 5  # then each failure doubles the wait, from the first to the longest
 FIRST_WAIT = timedelta(minutes=1)
 LONGEST_WAIT = timedelta(minutes=15)
 FORGET_AFTER = timedelta(days=1)  # a pair with no failure for this long starts afresh
-
-_hasher = PasswordHasher()
 
 
 @dataclass(frozen=True)
@@ -44,12 +42,12 @@ class SignIn:
 
 
 @cache
-def _decoy() -> str:
+def _decoy(hasher: PasswordHasher) -> str:
     """Verified against whenever no real hash may be, so every answer costs one verification.
 
     Made on first use: an Argon2 hash takes its full memory cost, which workers never need.
     """
-    return _hasher.hash("not a password anyone has")
+    return hasher.hash("not a password anyone has")
 
 
 def backoff_key(email: str, ip: str | None) -> str:
@@ -82,14 +80,14 @@ def authenticate(email: str, password: str, ip: str | None) -> SignIn:
     wait = _seconds_left(backoff, now)
     staff = find_staff(email) if email else None
     usable = staff if staff is not None and staff.active and not wait else None
-    verified = _verify(usable.password_hash if usable else _decoy(), password)
+    verified = _verify(usable.password_hash if usable else _decoy(password_hasher()), password)
     if wait:
         return SignIn(None, wait)
     if usable is None or not verified:
         record_failure(key, backoff, now)
         return SignIn(None)
-    if _hasher.check_needs_rehash(usable.password_hash):
-        usable.password_hash = _hasher.hash(password)
+    if password_hasher().check_needs_rehash(usable.password_hash):
+        usable.password_hash = password_hasher().hash(password)
     return SignIn(usable)
 
 
@@ -143,6 +141,6 @@ def verify_password(staff: StaffUser, password: str) -> bool:
 
 def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return password_hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
