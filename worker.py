@@ -6,9 +6,11 @@ Redis and database outages, of any length, are waited out (updates/worker/outage
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 from typing import Any
 
 import rq
@@ -36,6 +38,7 @@ from updates.worker.periodic import run_ticker
 
 log = logging.getLogger("worker")
 
+SCHEDULER_STOP_SECONDS = 10
 RQ_RETRY_NOTICE = "Worker %s: could not connect to Redis instance"  # RQ's line per retry
 
 
@@ -143,6 +146,20 @@ class Worker(rq.Worker):
 
     def unsubscribe(self) -> None:
         self._redis_call(super().unsubscribe)
+
+    def stop_scheduler(self) -> None:
+        """Stop RQ's scheduler process, and never wait for it for long: its locks expire by
+        themselves, while a worker stuck here would neither exit nor take jobs."""
+        process = self.scheduler._process if self.scheduler else None
+        if process is None or not process.pid:
+            return
+        with contextlib.suppress(OSError):
+            os.kill(process.pid, signal.SIGTERM)
+        process.join(SCHEDULER_STOP_SECONDS)
+        if process.is_alive():
+            self.log.warning("scheduler %s did not stop; ending it", process.pid)
+            process.kill()
+            process.join()
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         self.log.addFilter(self._quiet_retries)

@@ -16,6 +16,7 @@ from redis import Redis
 from rq import Queue
 
 from tests.helpers import links_in, sign_up
+from tests.workers import descendants
 from updates import ROOT, queues
 from updates.news.topics import add_topic
 from updates.worker.periodic import PERIODIC_JOBS, tick
@@ -80,13 +81,18 @@ def test_a_worker_process_sends_the_confirmation_and_stops_on_sigterm(
         [message] = mail_server.messages_to("worker@example.org")
         assert any("/confirm/" in link for link in links_in(message))
     finally:
+        children = descendants(worker.pid)  # its scheduler and periodic ticker
         worker.send_signal(signal.SIGTERM)
         try:
             code = worker.wait(timeout=30)
         finally:
             worker.kill()
-            stderr = worker.stderr.read().decode()
-    assert code == 0, stderr
+            worker.stderr.close()  # a child left running would hold the pipe open forever
+    assert code == 0
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()], "a process was left"
 
 
 forks_seen: list[int] = []
