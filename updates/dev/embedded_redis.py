@@ -59,6 +59,7 @@ class EmbeddedRedis:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a terminal's Ctrl-C reaches its owner, which stops it last
         )
         client = Redis.from_url(self.url)
         deadline = time.monotonic() + 10

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 
 import click
@@ -58,17 +58,31 @@ def run(port: int, mail_port: int) -> None:
         subprocess.run([*flask, "db", "upgrade"], env=env, check=True, cwd=ROOT)
         subprocess.run([*flask, "demo"], env=env, check=True, cwd=ROOT)
         admin_password = _dev_admin(flask, env, instance)
+        # Each child in a session of its own: Ctrl-C reaches only this runner, which stops the
+        # web and the worker before Redis, so nothing prints a traceback about a lost Redis.
         children.append(
-            subprocess.Popen([sys.executable, str(ROOT / "worker.py")], env=env, cwd=ROOT)
+            subprocess.Popen(
+                [sys.executable, str(ROOT / "worker.py")],
+                env=env,
+                cwd=ROOT,
+                start_new_session=True,
+            )
         )
-        children.append(
-            subprocess.Popen([*flask, "run", "--port", str(port), "--debug"], env=env, cwd=ROOT)
+        web = subprocess.Popen(
+            [*flask, "run", "--port", str(port), "--debug"],
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
         )
+        children.append(web)
         stack.callback(_stop, children)
+        # First the web's whole group: its reloader runs the app in a child of its own.
+        stack.callback(_stop_group, web)
         click.echo(f"sign-up:    http://localhost:{port}/")
         click.echo(f"dev mail:   http://localhost:{port}/dev/mail/")
         click.echo(f"staff:      http://localhost:{port}/admin/  ({DEV_ADMIN} / {admin_password})")
         click.echo("Ctrl-C stops everything.")
+        signal.signal(signal.SIGTERM, _interrupt)  # a plain `kill` stops everything too
         try:
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
@@ -78,19 +92,33 @@ def run(port: int, mail_port: int) -> None:
 
 
 def _dev_admin(flask: list[str], env: dict[str, str], instance: Path) -> str:
-    """A development admin account, made once; its password is kept in the instance folder."""
+    """A development admin account; its password is kept in the instance folder.
+
+    The account is added to whichever database this run uses, so a fresh DATABASE_URL gets it
+    too; an account already there keeps the password it has.
+    """
     password_file = instance / "dev-admin-password"
     if not password_file.exists():
-        password = secrets.token_urlsafe(12)
-        subprocess.run(
-            [*flask, "staff", "add", DEV_ADMIN, "--role", "admin"],
-            env={**env, "UPDATES_PASSWORD": password},
-            check=True,
-            cwd=ROOT,
-        )
-        password_file.write_text(password)
+        instance.mkdir(parents=True, exist_ok=True)
+        password_file.write_text(secrets.token_urlsafe(12))
         password_file.chmod(0o600)
-    return password_file.read_text().strip()
+    password = password_file.read_text().strip()
+    subprocess.run(
+        [*flask, "staff", "add", DEV_ADMIN, "--role", "admin"],
+        env={**env, "UPDATES_PASSWORD": password},
+        cwd=ROOT,
+        capture_output=True,  # "already exists" on every run but the first
+    )
+    return password
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
 
 
 def _stop(children: list[subprocess.Popen[bytes]]) -> None:
