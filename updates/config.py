@@ -160,6 +160,7 @@ def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> di
         "CONFIRM_MAX_AGE_DAYS": _int(env, "CONFIRM_MAX_AGE_DAYS", 7),
         "MANAGE_MAX_AGE_DAYS": _int(env, "MANAGE_MAX_AGE_DAYS", 30),
         "PENDING_RETENTION_DAYS": _int(env, "PENDING_RETENTION_DAYS", 30),
+        "UNSUBSCRIBED_RETENTION_DAYS": _int(env, "UNSUBSCRIBED_RETENTION_DAYS", 28),
         "SIGNUP_LIMIT_PER_IP": env.get("SIGNUP_LIMIT_PER_IP", "") or "20/minute;200/hour",
         "SIGNUP_LIMIT_PER_ADDRESS": env.get("SIGNUP_LIMIT_PER_ADDRESS", "") or "4/minute;40/hour",
         "LOGIN_LIMIT_PER_IP": env.get("LOGIN_LIMIT_PER_IP", "") or "10/minute;100/hour",

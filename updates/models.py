@@ -74,6 +74,7 @@ class SuppressionReason:
     BOUNCE = "bounce"
     COMPLAINT = "complaint"
     ERASED = "erased"
+    UNSUBSCRIBED = "unsubscribed"  # kept past UNSUBSCRIBED_RETENTION_DAYS: only the hash is left
 
 
 class StaffRole:

@@ -29,6 +29,7 @@ class Jobs:
     SWEEP_EMAILS = "updates.worker.outbound.sweep_outbound_emails"
     DECIDE_SIGNUP = "updates.worker.signups.decide_deferred_signup"
     PURGE_UNCONFIRMED = "updates.worker.signups.purge_unconfirmed"
+    FORGET_UNSUBSCRIBED = "updates.worker.retention.forget_unsubscribed"
     START_DIGEST = "updates.worker.delivery.start_digest"
     SEND_BATCH = "updates.worker.delivery.send_batch"
     SEND_TEST = "updates.worker.delivery.send_test"

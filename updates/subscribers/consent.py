@@ -25,6 +25,7 @@ class Source:
     IMPORT = "import"
     STAFF = "staff"
     API = "api"
+    RETENTION = "retention"  # the service itself, at the end of a retention period
 
 
 class Action:
@@ -35,6 +36,7 @@ class Action:
     IMPORTED = "imported"
     ADDED = "added"  # by staff, by hand, on a basis they give
     ERASED = "erased"
+    FORGOTTEN = "forgotten"  # the address reduced to its hash, UNSUBSCRIBED_RETENTION_DAYS on
 
 
 @dataclass(frozen=True)

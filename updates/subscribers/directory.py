@@ -98,8 +98,8 @@ def _subscribe_by_hand(address: str, topic_slugs: list[str], basis: str) -> Adde
         raise NotAddable("Say on what basis this person agreed to be emailed.")
     if is_suppressed(address):
         raise NotAddable(
-            "That address is on the suppression list (it bounced, complained, was erased or an "
-            "admin suppressed it), so it cannot be subscribed."
+            "That address is on the suppression list (it bounced, complained, unsubscribed long "
+            "ago, was erased or an admin suppressed it), so it cannot be subscribed."
         )
     wanted = set(topic_slugs)
     topics = [t for t in all_topics() if t.slug in wanted and not t.archived]

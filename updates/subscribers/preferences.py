@@ -127,28 +127,35 @@ def revoke_links(subscriber: Subscriber) -> None:
 @autocommit
 def erase(subscriber: Subscriber, evidence: Evidence) -> None:
     """Remove personal data, keep the address's hash suppressed and anonymous counts."""
+    keep_only_hash(subscriber, SuppressionReason.ERASED)
+    db.session.execute(
+        update(ConsentEvent)
+        .where(ConsentEvent.subscriber_id == subscriber.id)
+        .values(ip=None, user_agent=None)
+    )
+    subscriber.status = SubscriberStatus.ERASED
+    consent.record(subscriber, Action.ERASED, Evidence(source=evidence.source))
+
+
+def keep_only_hash(subscriber: Subscriber, reason: str) -> None:
+    """Put the address's keyed hash on the suppression list for `reason` and drop the address,
+    its topics, the mail it is owed and its requests; links die. The caller commits."""
     hashed = address_hash(subscriber.email or "")
     suppression = db.session.scalar(select(Suppression).where(Suppression.email_hash == hashed))
     if suppression is None:
-        db.session.add(Suppression(email_hash=hashed, reason=SuppressionReason.ERASED))
+        db.session.add(Suppression(email_hash=hashed, reason=reason))
     else:
         suppression.email = None
-        suppression.reason = SuppressionReason.ERASED
+        if reason == SuppressionReason.ERASED:
+            suppression.reason = reason  # an erasure outranks every other reason
     subscriber_id = subscriber.id
     db.session.execute(delete(Subscription).where(Subscription.subscriber_id == subscriber_id))
     db.session.execute(delete(OutboundEmail).where(OutboundEmail.subscriber_id == subscriber_id))
     db.session.execute(delete(SignupRequest).where(SignupRequest.subscriber_id == subscriber_id))
-    db.session.execute(
-        update(ConsentEvent)
-        .where(ConsentEvent.subscriber_id == subscriber_id)
-        .values(ip=None, user_agent=None)
-    )
     db.session.expire(subscriber, ["subscriptions"])
     subscriber.email = None
     subscriber.email_key = None
-    subscriber.status = SubscriberStatus.ERASED
     subscriber.token_version += 1
-    consent.record(subscriber, Action.ERASED, Evidence(source=evidence.source))
 
 
 def export(subscriber: Subscriber) -> dict[str, Any]:

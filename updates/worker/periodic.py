@@ -33,6 +33,7 @@ class PeriodicJob:
 PERIODIC_JOBS = (
     PeriodicJob("sweep-outbound-emails", Jobs.SWEEP_EMAILS, 30, queues.MAIL),
     PeriodicJob("purge-unconfirmed", Jobs.PURGE_UNCONFIRMED, 3600),
+    PeriodicJob("forget-unsubscribed", Jobs.FORGET_UNSUBSCRIBED, 3600),
     PeriodicJob("sweep-batches", Jobs.SWEEP_BATCHES, 15, queues.SEND),
     PeriodicJob("start-due-digests", Jobs.START_DUE_DIGESTS, 30, queues.SEND),
     PeriodicJob("sweep-import-uploads", Jobs.SWEEP_UPLOADS, 3600),
