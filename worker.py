@@ -145,7 +145,20 @@ class Worker(rq.Worker):
         self._redis_call(super().register_death)
 
     def unsubscribe(self) -> None:
-        self._redis_call(super().unsubscribe)
+        """Stop listening for RQ's remote commands, and never wait for the listener for long.
+
+        RQ unsubscribes and then stops the listener thread; redis-py 8's stop waits for the
+        thread, which once unsubscribed sleeps up to a minute before it looks again, and the
+        worker would neither exit nor take jobs meanwhile. So the thread is told to stop first,
+        the UNSUBSCRIBE reply wakes it, and a thread that still sleeps (a daemon) ends with us.
+        """
+        thread = self.pubsub_thread
+        if thread is None:
+            return
+        self.log.info("Worker %s: unsubscribing from %s", self.name, self.pubsub_channel_name)
+        thread.stop(timeout=0)
+        self._redis_call(self.pubsub.unsubscribe)
+        thread.join(timeout=1)
 
     def stop_scheduler(self) -> None:
         """Stop RQ's scheduler process, and never wait for it for long: its locks expire by

@@ -54,7 +54,7 @@ def test_each_periodic_job_is_enqueued_once_per_period_across_workers(app, redis
 
 @pytest.mark.slow  # starts a real `python worker.py` process
 def test_a_worker_process_sends_the_confirmation_and_stops_on_sigterm(
-    app, client, app_config, mail_server
+    app, client, app_config, mail_server, tmp_path
 ):
     add_topic("events", "Events and Summits")
     env = {
@@ -66,12 +66,13 @@ def test_a_worker_process_sends_the_confirmation_and_stops_on_sigterm(
         "SMTP_PORT": str(mail_server.port),
         "BASE_URL": str(app_config["BASE_URL"]),
     }
+    log = (tmp_path / "worker.log").open("wb")  # a file: a pipe nobody reads can fill and block
     worker = subprocess.Popen(
         [sys.executable, str(ROOT / "worker.py")],
         env=env,
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         assert sign_up(client, "worker@example.org", ["events"]).status_code == 200
@@ -87,8 +88,8 @@ def test_a_worker_process_sends_the_confirmation_and_stops_on_sigterm(
             code = worker.wait(timeout=30)
         finally:
             worker.kill()
-            worker.stderr.close()  # a child left running would hold the pipe open forever
-    assert code == 0
+            log.close()
+    assert code == 0, (tmp_path / "worker.log").read_text()[-3000:]
     deadline = time.monotonic() + 10
     while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
         time.sleep(0.1)
