@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -16,7 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from updates.extensions import db
 
@@ -272,6 +273,38 @@ class Update(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     topics: Mapped[list[Topic]] = relationship(secondary=update_topics, order_by=Topic.position)
+
+
+class Event(db.Model):
+    """When and where an update's event happens. Times are UTC, beside the zone they were set in;
+    `sequence` counts changes, as RFC 5545 asks, so a calendar takes the newest copy."""
+
+    __tablename__ = "events"
+
+    update_id: Mapped[int] = mapped_column(
+        ForeignKey("updates.id", ondelete="CASCADE"), primary_key=True
+    )
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    ends_at: Mapped[datetime]
+    timezone: Mapped[str] = mapped_column(String(64))
+    place: Mapped[str | None] = mapped_column(String(300))
+    online_url: Mapped[str | None] = mapped_column(String(2000))
+    booking_url: Mapped[str | None] = mapped_column(String(2000))
+    sequence: Mapped[int] = mapped_column(default=0)
+    cancelled_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    update: Mapped[Update] = relationship(
+        backref=backref("event", uselist=False, cascade="all, delete-orphan", passive_deletes=True)
+    )
+
+    @property
+    def local_start(self) -> datetime:
+        return self.starts_at.replace(tzinfo=UTC).astimezone(ZoneInfo(self.timezone))
+
+    @property
+    def local_end(self) -> datetime:
+        return self.ends_at.replace(tzinfo=UTC).astimezone(ZoneInfo(self.timezone))
 
 
 class DigestUpdate(db.Model):

@@ -12,7 +12,13 @@ from updates import limits
 
 T = TypeVar("T")
 REQUIRED: Any = object()
-KIND_NAMES = {str: "a string", bool: "true or false", list: "a list", int: "a whole number"}
+KIND_NAMES = {
+    str: "a string",
+    bool: "true or false",
+    list: "a list",
+    int: "a whole number",
+    dict: "an object",
+}
 
 
 def json_body(optional: bool = False) -> dict[str, Any]:

@@ -173,6 +173,22 @@ SCHEMAS: dict[str, Any] = {
             "title": {"type": "string", "minLength": 1, "maxLength": limits.UPDATE_TITLE},
             "body": {"type": "string", "minLength": 1, "maxLength": limits.UPDATE_BODY},
             "topics": {**SLUGS, "description": "Slugs of existing topics."},
+            "event": ref("Event"),
+        },
+    },
+    "Event": {
+        "type": "object",
+        "description": "Makes the update an event. Times are wall-clock times in `timezone`; "
+        "one the zone skips (clocks going forward) is refused, one it repeats is taken as the "
+        "first. The event's page offers an `.ics`, and `/events.ics` lists it.",
+        "required": ["start", "end", "timezone"],
+        "properties": {
+            "start": {"type": "string", "example": "2026-03-03T10:00"},
+            "end": {"type": "string", "example": "2026-03-03T12:30"},
+            "timezone": {"type": "string", "example": "Europe/London"},
+            "place": {"type": "string", "maxLength": limits.EVENT_PLACE},
+            "online_url": {"type": "string", "format": "uri", "maxLength": limits.EVENT_URL},
+            "booking_url": {"type": "string", "format": "uri", "maxLength": limits.EVENT_URL},
         },
     },
     "CreatedUpdate": {

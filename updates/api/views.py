@@ -12,7 +12,7 @@ from updates.addresses import InvalidAddress, normalise_address
 from updates.extensions import db
 from updates.links import external_url
 from updates.models import Digest, DigestKind, Subscriber, Topic
-from updates.news import digests, publishing
+from updates.news import digests, events, publishing
 from updates.news.publishing import ContentError, topics_for_slugs
 from updates.news.topics import TopicError, active_subscriber_counts, add_topic, all_topics
 from updates.subscribers.lookup import find_by_address
@@ -91,8 +91,11 @@ def create_update():
     title = text(body, "title", limits.UPDATE_TITLE)
     markdown = text(body, "body", limits.UPDATE_BODY)
     topics = field(body, "topics", list)
+    event = field(body, "event", dict, None)
+    details = events.details_from(event) if event is not None else None
     with transaction():
         update = publishing.create_update(title, markdown, topics)
+        events.set_event(update, details)
         audit("update published", f"{update.id}: {update.title}")
     url = external_url("public.show_update", update_id=update.id)
     return {"id": update.id, "url": url}, 201, {"Location": url}

@@ -10,7 +10,7 @@ from updates import limits, queues
 from updates.models import (
     Update,
 )
-from updates.news import digests
+from updates.news import digests, events
 from updates.news.publishing import (
     ContentError,
     create_update,
@@ -58,8 +58,15 @@ def updates():
         if not form.validate():
             return _render_updates(form), 400
         try:
+            event = form.event_values()
+            details = events.details_from(event) if event is not None else None
+        except ContentError as error:
+            form.is_event.errors = [f"The event: {error}."]
+            return _render_updates(form), 400
+        try:
             with transaction():
                 update = create_update(form.title.data, form.body.data, form.topics.data)
+                events.set_event(update, details)
                 audit("update published", f"{update.id}: {update.title}")
         except ContentError as error:
             form.body.errors = [str(error)]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
     EmailField,
     Field,
     Form,
@@ -91,6 +93,32 @@ class UpdateForm(FlaskForm):
         "Body (Markdown)", validators=[InputRequired(), Length(max=limits.UPDATE_BODY)]
     )
     topics = TopicsField("Topics", validators=[InputRequired("Choose at least one topic.")])
+    is_event = BooleanField("This update is an event")
+    starts = DateTimeLocalField("Starts", validators=[Optional()], format="%Y-%m-%dT%H:%M")
+    ends = DateTimeLocalField("Ends", validators=[Optional()], format="%Y-%m-%dT%H:%M")
+    timezone = StringField(
+        "Time zone (for example Europe/London)",
+        default="Europe/London",
+        validators=[Optional(), Length(max=limits.TIMEZONE_NAME)],
+    )
+    place = StringField("Place", validators=[Optional(), Length(max=limits.EVENT_PLACE)])
+    online_url = StringField(
+        "Link to join online", validators=[Optional(), Length(max=limits.EVENT_URL)]
+    )
+    booking_url = StringField("Booking link", validators=[Optional(), Length(max=limits.EVENT_URL)])
+
+    def event_values(self) -> dict[str, object] | None:
+        """The event fields as the domain reads them; None unless this is an event."""
+        if not self.is_event.data:
+            return None
+        return {
+            "start": self.starts.data.isoformat() if self.starts.data else None,
+            "end": self.ends.data.isoformat() if self.ends.data else None,
+            "timezone": (self.timezone.data or "").strip(),
+            "place": self.place.data,
+            "online_url": (self.online_url.data or "").strip(),
+            "booking_url": (self.booking_url.data or "").strip(),
+        }
 
 
 class DigestForm(FlaskForm):

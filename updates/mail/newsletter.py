@@ -65,6 +65,10 @@ def sections_for(digest: Digest, topic_ids: frozenset[int]) -> list[Section]:
     return sections
 
 
+def _calendar_url(update_id: int) -> str:
+    return links.external_url("public.event_ics", update_id=update_id)
+
+
 def message_id(digest_id: int, subscriber_id: int, domain: str | None = None) -> str:
     """Deterministic per digest and subscriber, so that a rare re-send is recognisable."""
     return tagged_message_id(f"digest-{digest_id}.{subscriber_id}", domain)
@@ -96,6 +100,7 @@ class Variant:
             "manage_url": MANAGE,
             "unsubscribe_url": UNSUBSCRIBE,
             "address": ADDRESS,
+            "calendar_url": _calendar_url,
         }
         self.text = render_template("emails/newsletter.txt", **context).replace("\r\n", "\n")
         self.text = self.text.strip().replace("\n", "\r\n") + "\r\n"

@@ -37,11 +37,16 @@ def archive():
 @blueprint.get(f"/updates/<int(max={limits.MAX_ID}):update_id>")
 def show_update(update_id: int):
     update = db.session.get(Update, update_id)
-    if update is None or update.published_at is None or update.published_at > utcnow():
+    if update is None or not is_public(update):
         abort(404)
-    if not any(topic.public and not topic.archived for topic in update.topics):
-        abort(404)  # news for hidden topics only is for their followers, not the public archive
     return render_template("update.html", update=update)
+
+
+def is_public(update: Update) -> bool:
+    """Published, and in a public topic: news for hidden topics only is for their followers."""
+    if update.published_at is None or update.published_at > utcnow():
+        return False
+    return any(topic.public and not topic.archived for topic in update.topics)
 
 
 @blueprint.get("/updates.atom", defaults={"slug": None})
