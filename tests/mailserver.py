@@ -20,6 +20,7 @@ class Received:
     sender: str
     recipients: list[str]
     raw: bytes
+    helo: str = ""  # the name the client greeted the server with
 
     @property
     def message(self) -> EmailMessage:
@@ -42,7 +43,12 @@ class _Handler:
             await asyncio.sleep(self.server.delay)
         with self.server._lock:
             self.server.received.append(
-                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+                Received(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    envelope.original_content,
+                    session.host_name or "",
+                )
             )
         return "250 Message accepted"
 

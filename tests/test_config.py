@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from updates import tokens
-from updates.config import ConfigError, load_config
+from updates.config import ConfigError, helo_name, load_config
 
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path):
@@ -82,3 +82,25 @@ def test_passwords_are_hashed_at_argons_recommended_cost_outside_the_tests(tmp_p
         "recommended"
     )
     assert load_config(tmp_path, {"UPDATES_ENV": "test"})["PASSWORD_HASHING"] == "cheapest"
+
+
+@pytest.mark.parametrize(
+    ("env", "greeting"),
+    [
+        ({}, "localhost"),
+        ({"BASE_URL": "https://updates.example.org"}, "updates.example.org"),
+        ({"BASE_URL": "https://bücher.example"}, "xn--bcher-kva.example"),
+        ({"BASE_URL": "http://127.0.0.1:5000"}, "[127.0.0.1]"),
+        ({"BASE_URL": "http://[::1]:5000"}, "[IPv6:::1]"),
+        ({"SMTP_HELO_NAME": "mx1.example.org"}, "mx1.example.org"),
+    ],
+)
+def test_the_relay_is_greeted_with_a_host_name_or_an_address_literal(tmp_path, env, greeting):
+    config = load_config(tmp_path, env)
+    assert helo_name(config["SMTP_HELO_NAME"], config["BASE_URL"]) == greeting
+
+
+@pytest.mark.parametrize("name", ["bad name", "a\r\nMAIL FROM:<x>", "-lead.example", "a..b"])
+def test_a_greeting_that_is_no_host_name_is_refused(tmp_path, name):
+    with pytest.raises(ConfigError, match="SMTP_HELO_NAME"):
+        load_config(tmp_path, {"SMTP_HELO_NAME": name})

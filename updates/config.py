@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from updates import limits
 
 ENVIRONMENTS = ("development", "test", "production")
 SMTP_TLS_MODES = ("none", "starttls", "ssl")
+LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOST_NAME = re.compile(rf"(?=.{{1,253}}$){LABEL}(?:\.{LABEL})*")
 
 
 class ConfigError(RuntimeError):
@@ -83,6 +88,25 @@ def _suppression_key(
     return key
 
 
+def helo_name(name: str, base_url: str) -> str:
+    """What the relay is greeted with: `name` (SMTP_HELO_NAME), else BASE_URL's host, in ASCII;
+    an IP address as the address literal RFC 5321 asks for."""
+    name = (name or urlsplit(base_url).hostname or "localhost").strip()
+    try:
+        address = ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        return f"[IPv6:{address}]" if address.version == 6 else f"[{address}]"
+    try:
+        ascii_name = name.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ConfigError(f"SMTP_HELO_NAME is not a host name: {name!r}") from None
+    if not HOST_NAME.fullmatch(ascii_name):
+        raise ConfigError(f"SMTP_HELO_NAME is not a host name: {name!r}")
+    return ascii_name
+
+
 def database_url(env: Mapping[str, str], instance_path: Path) -> str:
     """DATABASE_URL with PostgreSQL pointed at psycopg 3, the driver we install."""
     url = env.get("DATABASE_URL", "") or f"sqlite:///{instance_path / 'updates.db'}"
@@ -149,6 +173,8 @@ def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> di
         "SMTP_PASSWORD": env.get("SMTP_PASSWORD", ""),
         "SMTP_TLS": smtp_tls,
         "SMTP_TIMEOUT": _float(env, "SMTP_TIMEOUT", 30.0),
+        # Checked now; empty means BASE_URL's host, worked out where the relay is greeted.
+        "SMTP_HELO_NAME": env.get("SMTP_HELO_NAME", "") and helo_name(env["SMTP_HELO_NAME"], ""),
         "SEND_RATE": _float(env, "SEND_RATE", 0.0),
         "ORG_NAME": env.get("ORG_NAME", "") or "Example Organisation",
         "ORG_ADDRESS": env.get("ORG_ADDRESS", "")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 
+from tests.helpers import BASE_URL
 from updates.mail.relay import PermanentFailure, Relay
 
 MESSAGE = b"From: updates@example.org\r\nSubject: Hello\r\n\r\nHello.\r\n"
@@ -51,3 +54,8 @@ def test_an_address_no_relay_can_take_is_refused_for_good_not_a_crash(utf8_relay
         send("\udce9@example.org")  # a lone surrogate, as a mis-decoded environment gives
     send("ada@example.org")
     assert [r.recipients for r in utf8_relay.received] == [["ada@example.org"]]
+
+
+def test_the_relay_is_greeted_with_base_urls_host_not_the_machines_name(plain_relay, app):
+    send("ada@example.org")
+    assert plain_relay.received[0].helo == urlsplit(BASE_URL).hostname

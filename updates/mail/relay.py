@@ -12,6 +12,7 @@ from typing import TypeVar
 from flask import current_app
 
 from updates.addresses import ascii_domain
+from updates.config import helo_name
 
 T = TypeVar("T")
 UNKNOWN_MAILBOX_MARKERS = ("5.1.1", "user unknown", "no such user", "mailbox unavailable")
@@ -58,6 +59,7 @@ class Relay:
         self.username: str = config["SMTP_USERNAME"]
         self.password: str = config["SMTP_PASSWORD"]
         self.timeout: float = config["SMTP_TIMEOUT"]
+        self.helo_name = helo_name(config["SMTP_HELO_NAME"], config["BASE_URL"])
         self.smtp: smtplib.SMTP | None = None
 
     def __enter__(self) -> Relay:
@@ -66,11 +68,14 @@ class Relay:
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(
                     self.host,
                     self.port,
+                    local_hostname=self.helo_name,
                     timeout=self.timeout,
                     context=ssl.create_default_context(),
                 )
             else:
-                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                smtp = smtplib.SMTP(
+                    self.host, self.port, local_hostname=self.helo_name, timeout=self.timeout
+                )
                 if self.tls == "starttls":
                     smtp.starttls(context=ssl.create_default_context())
             if self.username:
