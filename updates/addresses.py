@@ -6,11 +6,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import re
 
-from email_validator import EmailNotValidError, ValidatedEmail, validate_email
+from email_validator import (
+    SPECIAL_USE_DOMAIN_NAMES,
+    EmailNotValidError,
+    ValidatedEmail,
+    validate_email,
+)
 from flask import current_app
 
 MAX_ADDRESS_LENGTH = 254
+# The plain ASCII address most lists are made of, which email-validator would take unchanged but
+# for the domain's case: a dot-atom local part and letter-digit-hyphen labels under an alphabetic
+# top-level domain. Anything else (international, quoted, punycode, odd) takes the full check.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PLAIN = re.compile(rf"({_ATEXT}(?:\.{_ATEXT})*)@((?:{_LABEL}\.)+[A-Za-z]{{2,63}})")
 
 
 class InvalidAddress(ValueError):
@@ -29,11 +41,27 @@ def normalise_address(raw: str, check_dns: bool = False) -> str:
         raise InvalidAddress("Enter your email address.")
     if len(text) > MAX_ADDRESS_LENGTH:
         raise InvalidAddress("That email address is too long.")
+    if not check_dns and (plain := plain_address(text)):
+        return plain
     try:
         result = _validated(text, check_dns)
     except EmailNotValidError as error:
         raise InvalidAddress(f"Enter a valid email address. {error}") from error
     return f"{result.local_part}@{result.ascii_domain}"
+
+
+def plain_address(text: str) -> str | None:
+    """The normal form of a plain ASCII address, found without email-validator's full parse
+    (a tenth of the time, which an import of a million rows notices); None for any other."""
+    match = _PLAIN.fullmatch(text)
+    if match is None:
+        return None
+    local, domain = match.group(1), match.group(2).lower()
+    if len(local) > 64 or "--" in domain:
+        return None  # too long for SMTP; a label like "xn--" is IDNA's to judge
+    if any(domain == name or domain.endswith("." + name) for name in SPECIAL_USE_DOMAIN_NAMES):
+        return None
+    return f"{local}@{domain}"
 
 
 def _validated(text: str, check_dns: bool = False) -> ValidatedEmail:

@@ -8,11 +8,14 @@ import importlib.util
 import pytest
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
+from email_validator import EmailNotValidError, validate_email
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import insert, select, update
 
 from tests.helpers import PASSWORD, sign_up, subscriber
 from updates import ROOT
-from updates.addresses import InvalidAddress, address_key, normalise_address
+from updates.addresses import InvalidAddress, address_key, normalise_address, plain_address
 from updates.extensions import db
 from updates.models import StaffUser, Subscriber, SubscriberStatus, Suppression
 from updates.staff.accounts import add_staff, find_staff
@@ -147,3 +150,55 @@ def test_the_migration_can_be_undone(stored_in_unicode):
     run_migration("0007")
     run_migration("0007", "downgrade")
     assert subscriber("ada@bücher.de").email == "Ada@bücher.de"
+
+
+# -- the fast path for plain addresses agrees with email-validator ---------------------------------
+
+ATEXT = "abcXYZ019!#$%&'*+/=?^_`{|}~-"
+LOCAL_PARTS = st.text(alphabet=ATEXT + ".", min_size=1, max_size=70)
+LABELS = st.text(alphabet="abcxyzABC019-", min_size=1, max_size=64)
+TLDS = st.sampled_from(
+    ["org", "UK", "io", "c1", "123", "x", "test", "local", "example", "xn--p1ai"]
+)
+DOMAINS = st.builds(
+    lambda labels, tld: ".".join([*labels, tld]), st.lists(LABELS, min_size=0, max_size=4), TLDS
+)
+ADDRESSES = st.one_of(
+    st.builds(lambda local, domain: f"{local}@{domain}", LOCAL_PARTS, DOMAINS),
+    st.from_regex(r"[a-z0-9.+_-]{55,70}@([a-z0-9-]{1,6}\.){1,3}[a-z]{2,4}", fullmatch=True),
+    st.from_regex(
+        r"[a-z]{1,5}@([a-z]{1,3}-{1,3}[a-z0-9-]{0,4}\.){1,2}(org|test|c1)", fullmatch=True
+    ),
+    st.text(alphabet=ATEXT + '.@ \\"()[],:;<>', max_size=80),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(ADDRESSES)
+def test_a_plain_address_is_taken_only_as_email_validator_would_take_it(text):
+    plain = plain_address(text)
+    try:
+        full = validate_email(
+            text, check_deliverability=False, allow_smtputf8=True, allow_display_name=False
+        )
+    except EmailNotValidError:
+        assert plain is None
+        return
+    assert plain in (None, f"{full.local_part}@{full.ascii_domain}")
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("Reader.One+news@Example.ORG", "Reader.One+news@example.org"),
+        ("a@localhost.example.org", "a@localhost.example.org"),
+        ("a@mail.test", None),  # special use: the full check refuses it
+        ("a@xn--bcher-kva.de", None),  # punycode: the full check reads it
+        ("a@b.c1", None),
+        ("a@ab--cd.org", None),
+        ("a" * 65 + "@example.org", None),
+        ("josé@example.org", None),
+    ],
+)
+def test_the_fast_path_takes_the_common_case_and_leaves_the_rest(text, plain):
+    assert plain_address(text) == plain

@@ -1,0 +1,136 @@
+"""Import benchmark: rows per second of `subscribers import`, into an empty list and a full one.
+
+    .venv/bin/python bench/import_rows.py --rows 1000000 --existing 1000000
+
+It builds its own PostgreSQL database (postgresql://postgres@127.0.0.1:5432/updates_bench_import,
+dropped at the end), fills it with `--existing` subscribers by the same import, then times an
+import of `--rows` new rows through the CLI's own function, as `flask subscribers import` runs it.
+The file is made the way real lists are: about 1 % invalid lines, 1 % duplicates, 1 % of
+addresses suppressed and 1 % that unsubscribed before. It prints rows per second, the skips
+counted, and the process's peak RSS (the import streams, so memory should not grow with rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DB_NAME = "updates_bench_import"
+DB_URL = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
+sys.path.insert(0, str(ROOT))
+
+
+@contextmanager
+def bench_database():
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{DB_NAME}"'))
+    try:
+        yield DB_URL
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def write_csv(path: Path, rows: int, prefix: str, mark_every: int = 100) -> None:
+    """`rows` lines: mostly new addresses; every `mark_every`th an invalid, a duplicate, a
+    suppressed (`sup…`) or an unsubscribed (`left…`) one, in turn."""
+    with path.open("w") as out:
+        out.write("email,name\n")
+        for n in range(rows):
+            if n % mark_every == 1:
+                out.write(f"not an address {n},x\n")
+            elif n % mark_every == 2:
+                out.write(f"{prefix}{n - 2}@example.org,dup\n")
+            elif n % mark_every == 3:
+                out.write(f"sup{n // mark_every}@example.org,s\n")
+            elif n % mark_every == 4:
+                out.write(f"left{n // mark_every}@example.org,l\n")
+            else:
+                out.write(f"{prefix}{n}@example.org,Reader {n}\n")
+
+
+def prepare_marks(rows: int, mark_every: int = 100) -> None:
+    """The suppressed and the unsubscribed addresses the file will name."""
+    from sqlalchemy import update
+
+    from updates.extensions import db
+    from updates.models import Subscriber, SubscriberStatus
+    from updates.subscribers.importer import import_subscribers
+    from updates.subscribers.suppression import suppress
+    from updates.transaction import transaction
+
+    marks = rows // mark_every + 1
+    import_subscribers((f"left{n}@example.org" for n in range(marks)), ["news"], "bench")
+    with transaction():
+        db.session.execute(
+            update(Subscriber)
+            .where(Subscriber.email_key.like("left%"))
+            .values(status=SubscriberStatus.UNSUBSCRIBED)
+        )
+        for n in range(marks):
+            suppress(f"sup{n}@example.org", "bounce")
+
+
+def timed_import(path: Path) -> tuple[float, object]:
+    from updates.subscribers.importer import import_subscribers, read_addresses
+
+    started = time.perf_counter()
+    with path.open(newline="") as stream:
+        report = import_subscribers(read_addresses(stream), ["news"], "bench list, opted in")
+    return time.perf_counter() - started, report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--existing", type=int, default=0)
+    options = parser.parse_args()
+    os.environ.update(
+        UPDATES_ENV="production",
+        SECRET_KEY="bench-secret",
+        SUPPRESSION_KEY="bench-suppression-key",
+        REDIS_URL="redis://127.0.0.1:6379/15",
+        BASE_URL="https://bench.example",
+    )
+    with bench_database() as url, tempfile.TemporaryDirectory() as folder:
+        os.environ["DATABASE_URL"] = url
+        from flask_migrate import upgrade
+
+        from updates import create_app
+        from updates.news.topics import add_topic
+
+        app = create_app()
+        with app.app_context():
+            upgrade(directory=str(ROOT / "migrations"))
+            add_topic("news", "News")
+            prepare_marks(options.rows)
+            if options.existing:
+                existing = Path(folder) / "existing.csv"
+                write_csv(existing, options.existing, "old", mark_every=10**12)
+                seconds, _ = timed_import(existing)
+                print(f"filled: {options.existing:,} subscribers in {seconds:.1f} s")
+            path = Path(folder) / "import.csv"
+            write_csv(path, options.rows, "new")
+            seconds, report = timed_import(path)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"imported: {options.rows:,} rows onto {options.existing:,} in {seconds:.1f} s")
+    print(f"rate: {options.rows / seconds:,.0f} rows/s (target 30,000)")
+    print(f"report: {report.summary()}")  # type: ignore[attr-defined]
+    print(f"peak RSS: {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
