@@ -2,15 +2,20 @@
 
 SIGTERM lets the current job finish, then exits. Run as many as you like, on as many machines.
 Redis and database outages, of any length, are waited out (updates/worker/outages.py).
+
+`python worker.py --check` is a container's health check: it exits 0 when the database and
+Redis answer within HEALTH_TIMEOUT, and 1 (saying which failed) when either does not.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import multiprocessing
 import os
 import signal
+import sys
 from typing import Any
 
 import rq
@@ -20,7 +25,7 @@ from rq.queue import Queue
 from rq.worker import WorkerStatus
 from sqlalchemy.orm import configure_mappers
 
-from updates import create_app
+from updates import create_app, health, logs
 from updates.extensions import db
 from updates.queues import ALL_QUEUES, MAIL, redis_connection
 from updates.worker import Job
@@ -217,9 +222,18 @@ class _RetryNotices(logging.Filter):
         return True
 
 
-def main(worker_class: type[rq.Worker] = Worker) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def check() -> int:
+    """Whether the worker's dependencies answer: 0 if so, 1 if not; the answer on stdout."""
     app = create_app()
+    with app.app_context():
+        answer = health.readiness()
+    print(json.dumps(answer))
+    return 1 if answer.get("failed") else 0
+
+
+def main(worker_class: type[rq.Worker] = Worker) -> None:
+    app = create_app()
+    logs.configure(str(app.config["LOG_FORMAT"]), str(app.config["LOG_LEVEL"]))
     with app.app_context():
         configure_mappers()
         engine = db.engine
@@ -252,4 +266,6 @@ def main(worker_class: type[rq.Worker] = Worker) -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--check"]:
+        sys.exit(check())
     main()
