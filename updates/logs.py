@@ -28,8 +28,10 @@ REQUEST_ID = "request_id"
 REQUEST_ID_HEADER = "X-Request-ID"
 FIELDS = (REQUEST_ID, "job_id", "digest_id", "batch_id")
 ADDRESS = "[address]"
-# Anything shaped like an address, in any text: a relay's refusal quotes the recipient.
-_ADDRESS = re.compile(r"[^\s<>\"'(),;:@\[\]]+@[^\s<>\"'(),;:@\[\]]+\.[^\s<>\"'(),;:@\[\]]+")
+# Anything shaped like an address, in any text (a relay's refusal quotes the recipient), and
+# percent-encoded in a query string too.
+_PART = r"[^\s<>\"'(),;:@\[\]=&?/%]+"
+_ADDRESS = re.compile(rf"{_PART}(?:@|%40){_PART}\.{_PART}", re.IGNORECASE)
 _GIVEN_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")  # a proxy's request id, if it looks like one
 
 _bound: contextvars.ContextVar[dict[str, object]] = contextvars.ContextVar("updates.logs")
