@@ -25,7 +25,7 @@ from rq.queue import Queue
 from rq.worker import WorkerStatus
 from sqlalchemy.orm import configure_mappers
 
-from updates import create_app, health, logs
+from updates import create_app, health, instruments, logs
 from updates.extensions import db
 from updates.queues import ALL_QUEUES, MAIL, redis_connection
 from updates.worker import Job
@@ -234,6 +234,10 @@ def check() -> int:
 def main(worker_class: type[rq.Worker] = Worker) -> None:
     app = create_app()
     logs.configure(str(app.config["LOG_FORMAT"]), str(app.config["LOG_LEVEL"]))
+    if app.config["WORKER_METRICS_PORT"]:
+        instruments.serve_for_worker(
+            str(app.config["WORKER_METRICS_ADDRESS"]), int(app.config["WORKER_METRICS_PORT"])
+        )
     with app.app_context():
         configure_mappers()
         engine = db.engine
@@ -257,7 +261,7 @@ def main(worker_class: type[rq.Worker] = Worker) -> None:
         while True:
             try:
                 worker.scheduler.acquire_locks(auto_start=True)
-                worker.work()
+                worker.work(logging_level=str(app.config["LOG_LEVEL"]))
                 return
             except REDIS_DOWN as error:  # while registering, before RQ's loop began
                 redis.down(error)

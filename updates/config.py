@@ -109,6 +109,14 @@ def helo_name(name: str, base_url: str) -> str:
     return ascii_name
 
 
+def _worker_metrics_port(env: Mapping[str, str]) -> int:
+    port = _int(env, "WORKER_METRICS_PORT", 0)
+    if port and not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Newsletter batches run in forked work horses, whose figures only files can carry.
+        raise ConfigError("WORKER_METRICS_PORT needs PROMETHEUS_MULTIPROC_DIR, a folder of its own")
+    return port
+
+
 def log_settings(env: Mapping[str, str]) -> tuple[str, str]:
     """LOG_FORMAT and LOG_LEVEL: one JSON object a line in production, text elsewhere."""
     environment = env.get("UPDATES_ENV", "") or "development"
@@ -213,7 +221,8 @@ def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> di
         "SEND_LATE_MINUTES": _int(env, "SEND_LATE_MINUTES", 60),
         "BOUNCE_WEBHOOK_TOKEN": env.get("BOUNCE_WEBHOOK_TOKEN", ""),
         "METRICS_TOKEN": env.get("METRICS_TOKEN", "").strip(),  # empty: loopback clients only
-        "WORKER_METRICS_PORT": _int(env, "WORKER_METRICS_PORT", 0),  # 0: no worker endpoint
+        "WORKER_METRICS_PORT": _worker_metrics_port(env),  # 0: no worker endpoint
+        "WORKER_METRICS_ADDRESS": env.get("WORKER_METRICS_ADDRESS", "") or "127.0.0.1",
         "HEALTH_TIMEOUT": _float(env, "HEALTH_TIMEOUT", 1.0),  # seconds each readiness check has
         "LOG_FORMAT": log_format,
         "LOG_LEVEL": log_level,

@@ -73,9 +73,11 @@ class TokenSafeLogger(Logger):
 
 def child_exit(server, worker) -> None:
     """A worker that exits leaves its metrics files behind to be added up, but is no longer live."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
+    from prometheus_client import multiprocess
 
+    from updates.instruments import multiprocess_mode
+
+    if multiprocess_mode():
         multiprocess.mark_process_dead(worker.pid)
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import os
 
 from flask import Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from updates.instruments import multiprocess_mode
 from updates.service_metrics import ServiceCollector
 
 from . import blueprint
@@ -42,7 +42,7 @@ def _bearer_matches(expected: str) -> bool:
 
 def process_registry() -> CollectorRegistry:
     """This process's own metrics, or every process's under PROMETHEUS_MULTIPROC_DIR."""
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if not multiprocess_mode():
         return REGISTRY
     registry = CollectorRegistry()
     MultiProcessCollector(registry)
