@@ -25,7 +25,7 @@ def _timeout() -> float:
 
 
 def _database_engine() -> Engine:
-    engine = current_app.extensions.get("updates.health.engine")
+    engine = current_app.extensions.get("updates.health_engine")
     if engine is None:
         url = current_app.config["SQLALCHEMY_DATABASE_URI"]
         timeout = _timeout()
@@ -47,12 +47,12 @@ def _database_engine() -> Engine:
             pool_recycle=1800,
             connect_args=connect_args,
         )
-        current_app.extensions["updates.health.engine"] = engine
+        current_app.extensions["updates.health_engine"] = engine
     return engine
 
 
 def _redis_client() -> Redis:
-    client = current_app.extensions.get("updates.health.redis")
+    client = current_app.extensions.get("updates.health_redis")
     if client is None:
         timeout = _timeout()
         client = Redis.from_url(
@@ -61,7 +61,7 @@ def _redis_client() -> Redis:
             socket_timeout=timeout,
             retry_on_timeout=False,
         )
-        current_app.extensions["updates.health.redis"] = client
+        current_app.extensions["updates.health_redis"] = client
     return client
 
 

@@ -11,11 +11,15 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.factories import create_news, create_subscriber, create_test_digest, create_topics
-from tests.helpers import sign_up
+from tests.helpers import digest_status, sign_up, subscriber
 from updates import create_app
 from updates.dev.embedded_redis import EmbeddedRedis
+from updates.extensions import db
 from updates.instruments import SMTP_SECONDS
+from updates.models import Digest, OutboundEmail
 from updates.news import digests
+from updates.subscribers.consent import Evidence
+from updates.subscribers.preferences import erase
 from updates.worker.delivery import start_digest
 
 OUTSIDE = {"REMOTE_ADDR": "203.0.113.5"}
@@ -212,3 +216,39 @@ def _count(histogram) -> float:
     return next(
         sample.value for sample in histogram.collect()[0].samples if sample.name.endswith("_count")
     )
+
+
+def test_email_outcomes_keep_counting_after_their_rows_are_erased(
+    app: Flask, client: FlaskClient, topics, run_jobs
+):
+    sign_up(client, "visitor@example.org", ["events"])
+    run_jobs()
+    erase(subscriber("visitor@example.org"), Evidence(source="test"))
+    assert OutboundEmail.query.count() == 0
+
+    scrape = samples(client.get("/metrics").text)
+    assert value(scrape, "updates_emails_total", kind="confirm", status="sent") == 1
+    assert ("updates_emails_pending", (("kind", "confirm"),)) not in scrape
+
+
+def test_a_finished_digest_reopened_for_a_retry_is_counted_afresh(
+    app: Flask, client: FlaskClient, run_jobs, mail_server
+):
+    create_topics("lps")
+    for n in range(3):
+        create_subscriber(f"reader{n}@example.org", ["lps"])
+    mail_server.refuse("reader1@example.org", "554 5.7.1 Rejected by policy")
+    digest = create_test_digest([create_news("Budgets", ["lps"])], ["lps"])
+    digests.send(digest)
+    run_jobs()
+    scrape = samples(client.get("/metrics").text)  # the finished digest's counts are kept now
+    assert value(scrape, "updates_deliveries_total", status="failed") == 1
+    assert value(scrape, "updates_deliveries_total", status="sent") == 2
+
+    digests.retry_failed(db.session.get(Digest, digest.id))
+    db.session.commit()
+    run_jobs()
+    assert digest_status(digest.id) == "sent"
+    scrape = samples(client.get("/metrics").text)
+    assert value(scrape, "updates_deliveries_total", status="failed") == 0
+    assert value(scrape, "updates_deliveries_total", status="sent") == 3

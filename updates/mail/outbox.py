@@ -26,6 +26,7 @@ from updates import logs, queues
 from updates.extensions import db
 from updates.models import EmailState, OutboundEmail, SignupRequest, Subscriber, utcnow
 from updates.queues import Jobs
+from updates.service_metrics import count_email_outcome
 from updates.transaction import autocommit
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,7 @@ def claim(email_id: int) -> OutboundEmail | None:
 @autocommit
 def finish(email: OutboundEmail, state: str, error: str | None = None) -> None:
     email.state = state
+    count_email_outcome(email.kind, state)
     email.claimed_until = None
     email.last_error = error[:500] if error else None
     if state == EmailState.SENT:
