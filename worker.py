@@ -39,7 +39,7 @@ from updates.worker.outages import (
     one_line,
     ping_database,
 )
-from updates.worker.periodic import run_ticker
+from updates.worker.periodic import PERIODIC_JOBS, run_ticker
 
 log = logging.getLogger("worker")
 
@@ -233,7 +233,8 @@ def check() -> int:
 
 def main(worker_class: type[rq.Worker] = Worker) -> None:
     app = create_app()
-    logs.configure(str(app.config["LOG_FORMAT"]), str(app.config["LOG_LEVEL"]))
+    periodic = [job.func for job in PERIODIC_JOBS]
+    logs.configure(str(app.config["LOG_FORMAT"]), str(app.config["LOG_LEVEL"]), quiet_jobs=periodic)
     if app.config["WORKER_METRICS_PORT"]:
         instruments.serve_for_worker(
             str(app.config["WORKER_METRICS_ADDRESS"]), int(app.config["WORKER_METRICS_PORT"])

@@ -15,7 +15,7 @@ import logging
 import re
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -101,12 +101,16 @@ def _ids(record: logging.LogRecord) -> dict[str, object]:
 
 
 class QuietPeriodic(logging.Filter):
-    """RQ's lines about periodic jobs (ids `periodic-…`) and its registry cleaning go to DEBUG:
-    every worker runs several a minute, and they would bury what matters."""
+    """RQ's lines about periodic jobs (ids `periodic-…`, or the jobs' names) and its registry
+    cleaning go to DEBUG: every worker runs several a minute, and they would bury what matters."""
+
+    def __init__(self, jobs: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.jobs = ("periodic-", *jobs)
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args if isinstance(record.args, tuple) else ()
-        chatter = any(str(arg).startswith("periodic-") for arg in args) or "cleaning" in str(
+        chatter = any(str(arg).startswith(self.jobs) for arg in args) or "cleaning" in str(
             record.msg
         )
         if not chatter or record.levelno != logging.INFO:
@@ -123,16 +127,20 @@ def make_handler(stream: IO[str] | None = None, log_format: str = "json") -> log
     return handler
 
 
-def configure(log_format: str, level: str, stream: IO[str] | None = None) -> None:
-    """Send every logger's lines through one handler on the root logger (once per process)."""
+def configure(
+    log_format: str, level: str, stream: IO[str] | None = None, quiet_jobs: Iterable[str] = ()
+) -> None:
+    """Send every logger's lines through one handler on the root logger (once per process);
+    RQ's lines about `quiet_jobs` (the periodic ones) go to DEBUG."""
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "updates_handler", False)]:
         root.removeHandler(old)
     root.addHandler(make_handler(stream, log_format))
     root.setLevel(level)
     rq_log = logging.getLogger("rq.worker")
-    if not any(isinstance(f, QuietPeriodic) for f in rq_log.filters):
-        rq_log.addFilter(QuietPeriodic())
+    for old in [f for f in rq_log.filters if isinstance(f, QuietPeriodic)]:
+        rq_log.removeFilter(old)
+    rq_log.addFilter(QuietPeriodic(quiet_jobs))
 
 
 def _bind_request() -> None:

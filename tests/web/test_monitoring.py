@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Iterator
 
@@ -12,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.factories import create_news, create_subscriber, create_test_digest, create_topics
 from tests.helpers import digest_status, sign_up, subscriber
-from updates import create_app
+from updates import ROOT, create_app
 from updates.dev.embedded_redis import EmbeddedRedis
 from updates.extensions import db
 from updates.instruments import SMTP_SECONDS
@@ -252,3 +254,17 @@ def test_a_finished_digest_reopened_for_a_retry_is_counted_afresh(
     scrape = samples(client.get("/metrics").text)
     assert value(scrape, "updates_deliveries_total", status="failed") == 0
     assert value(scrape, "updates_deliveries_total", status="sent") == 3
+
+
+def test_the_grafana_dashboard_charts_only_metrics_the_service_serves(client: FlaskClient):
+    dashboard = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())
+    charted = {
+        re.sub(r"_(total|bucket|count|sum)$", "", name)
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bupdates_\w+", target["expr"])
+    }
+    scrape = client.get("/metrics").text
+    served = {family.name for family in text_string_to_metric_families(scrape)}
+    assert len(charted) >= 10
+    assert charted <= served, charted - served
