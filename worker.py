@@ -2,15 +2,20 @@
 
 SIGTERM lets the current job finish, then exits. Run as many as you like, on as many machines.
 Redis and database outages, of any length, are waited out (updates/worker/outages.py).
+
+`python worker.py --check` is a container's health check: it exits 0 when the database and
+Redis answer within HEALTH_TIMEOUT, and 1 (saying which failed) when either does not.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import multiprocessing
 import os
 import signal
+import sys
 from typing import Any
 
 import rq
@@ -20,7 +25,7 @@ from rq.queue import Queue
 from rq.worker import WorkerStatus
 from sqlalchemy.orm import configure_mappers
 
-from updates import create_app
+from updates import create_app, health, instruments, logs
 from updates.extensions import db
 from updates.queues import ALL_QUEUES, MAIL, redis_connection
 from updates.worker import Job
@@ -34,7 +39,7 @@ from updates.worker.outages import (
     one_line,
     ping_database,
 )
-from updates.worker.periodic import run_ticker
+from updates.worker.periodic import PERIODIC_JOBS, run_ticker
 
 log = logging.getLogger("worker")
 
@@ -217,9 +222,23 @@ class _RetryNotices(logging.Filter):
         return True
 
 
-def main(worker_class: type[rq.Worker] = Worker) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def check() -> int:
+    """Whether the worker's dependencies answer: 0 if so, 1 if not; the answer on stdout."""
     app = create_app()
+    with app.app_context():
+        answer = health.readiness()
+    print(json.dumps(answer))
+    return 1 if answer.get("failed") else 0
+
+
+def main(worker_class: type[rq.Worker] = Worker) -> None:
+    app = create_app()
+    periodic = [job.func for job in PERIODIC_JOBS]
+    logs.configure(str(app.config["LOG_FORMAT"]), str(app.config["LOG_LEVEL"]), quiet_jobs=periodic)
+    if app.config["WORKER_METRICS_PORT"]:
+        instruments.serve_for_worker(
+            str(app.config["WORKER_METRICS_ADDRESS"]), int(app.config["WORKER_METRICS_PORT"])
+        )
     with app.app_context():
         configure_mappers()
         engine = db.engine
@@ -243,7 +262,7 @@ def main(worker_class: type[rq.Worker] = Worker) -> None:
         while True:
             try:
                 worker.scheduler.acquire_locks(auto_start=True)
-                worker.work()
+                worker.work(logging_level=str(app.config["LOG_LEVEL"]))
                 return
             except REDIS_DOWN as error:  # while registering, before RQ's loop began
                 redis.down(error)
@@ -252,4 +271,6 @@ def main(worker_class: type[rq.Worker] = Worker) -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--check"]:
+        sys.exit(check())
     main()

@@ -104,3 +104,28 @@ def test_the_relay_is_greeted_with_a_host_name_or_an_address_literal(tmp_path, e
 def test_a_greeting_that_is_no_host_name_is_refused(tmp_path, name):
     with pytest.raises(ConfigError, match="SMTP_HELO_NAME"):
         load_config(tmp_path, {"SMTP_HELO_NAME": name})
+
+
+def test_logs_are_json_in_production_and_text_elsewhere(tmp_path: Path):
+    production = {"UPDATES_ENV": "production", "SECRET_KEY": "k", "REDIS_URL": "redis://r"}
+    assert load_config(tmp_path, production)["LOG_FORMAT"] == "json"
+    assert load_config(tmp_path, {"UPDATES_ENV": "development"})["LOG_FORMAT"] == "text"
+    chosen = load_config(tmp_path, {"LOG_FORMAT": "JSON", "LOG_LEVEL": "debug"})
+    assert (chosen["LOG_FORMAT"], chosen["LOG_LEVEL"]) == ("json", "DEBUG")
+    with pytest.raises(ConfigError, match="LOG_FORMAT"):
+        load_config(tmp_path, {"LOG_FORMAT": "xml"})
+    with pytest.raises(ConfigError, match="LOG_LEVEL"):
+        load_config(tmp_path, {"LOG_LEVEL": "loud"})
+
+
+def test_metrics_settings(tmp_path: Path):
+    config = load_config(tmp_path, {"METRICS_TOKEN": " t0ken "})
+    assert config["METRICS_TOKEN"] == "t0ken"
+    assert config["WORKER_METRICS_PORT"] == 0
+    assert config["HEALTH_TIMEOUT"] == 1.0
+    with pytest.raises(ConfigError, match="PROMETHEUS_MULTIPROC_DIR"):
+        load_config(tmp_path, {"WORKER_METRICS_PORT": "9101"})
+    served = load_config(
+        tmp_path, {"WORKER_METRICS_PORT": "9101", "PROMETHEUS_MULTIPROC_DIR": "/x"}
+    )
+    assert (served["WORKER_METRICS_PORT"], served["WORKER_METRICS_ADDRESS"]) == (9101, "127.0.0.1")

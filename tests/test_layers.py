@@ -29,9 +29,13 @@ BASE = {
     "forms",
     "limits",
     "edge",
+    "health",
+    "instruments",
+    "logs",
+    "service_metrics",
 }
 DOMAIN = {"subscribers", "news", "staff"}
-WEB = {"public", "preferences", "console", "api", "webhooks"}
+WEB = {"public", "preferences", "console", "api", "webhooks", "monitoring"}
 
 # What each layer may import, itself included. The factory (updates/__init__.py) builds the app
 # from everything; dev may read ROOT from it; only the CLI and the factory import dev.

@@ -40,6 +40,9 @@ def create_app(overrides: dict[str, object] | None = None) -> Flask:
         edge,
         errors,
         headers,
+        instruments,
+        logs,
+        monitoring,
         preferences,
         public,
         redaction,
@@ -51,6 +54,7 @@ def create_app(overrides: dict[str, object] | None = None) -> Flask:
     app.register_blueprint(api.blueprint)
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(console.blueprint)
+    app.register_blueprint(monitoring.blueprint)
     if app.config["UPDATES_ENV"] == "development":
         from updates.dev import mailbox
 
@@ -59,6 +63,8 @@ def create_app(overrides: dict[str, object] | None = None) -> Flask:
     edge.register(app)
     headers.register(app)
     redaction.register(app)
+    instruments.register(app)
+    logs.register(app)  # last, so that its request id is bound before any other hook runs
 
     from updates.cli import register_commands
 

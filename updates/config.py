@@ -17,6 +17,8 @@ ENVIRONMENTS = ("development", "test", "production")
 SMTP_TLS_MODES = ("none", "starttls", "ssl")
 LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 HOST_NAME = re.compile(rf"(?=.{{1,253}}$){LABEL}(?:\.{LABEL})*")
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class ConfigError(RuntimeError):
@@ -107,6 +109,27 @@ def helo_name(name: str, base_url: str) -> str:
     return ascii_name
 
 
+def _worker_metrics_port(env: Mapping[str, str]) -> int:
+    port = _int(env, "WORKER_METRICS_PORT", 0)
+    if port and not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Newsletter batches run in forked work horses, whose figures only files can carry.
+        raise ConfigError("WORKER_METRICS_PORT needs PROMETHEUS_MULTIPROC_DIR, a folder of its own")
+    return port
+
+
+def log_settings(env: Mapping[str, str]) -> tuple[str, str]:
+    """LOG_FORMAT and LOG_LEVEL: one JSON object a line in production, text elsewhere."""
+    environment = env.get("UPDATES_ENV", "") or "development"
+    default = "json" if environment == "production" else "text"
+    log_format = (env.get("LOG_FORMAT", "") or default).lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+    level = (env.get("LOG_LEVEL", "") or "INFO").upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+    return log_format, level
+
+
 def database_url(env: Mapping[str, str], instance_path: Path) -> str:
     """DATABASE_URL with PostgreSQL pointed at psycopg 3, the driver we install."""
     url = env.get("DATABASE_URL", "") or f"sqlite:///{instance_path / 'updates.db'}"
@@ -145,6 +168,7 @@ def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> di
             "go with {token} before the @"
         )
     keys = _secret_keys(env, environment, instance_path)
+    log_format, log_level = log_settings(env)
     suppression_key = _suppression_key(env, environment, instance_path, keys)
 
     return {
@@ -196,6 +220,12 @@ def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> di
         "BATCH_LEASE_SECONDS": _int(env, "BATCH_LEASE_SECONDS", 60),
         "SEND_LATE_MINUTES": _int(env, "SEND_LATE_MINUTES", 60),
         "BOUNCE_WEBHOOK_TOKEN": env.get("BOUNCE_WEBHOOK_TOKEN", ""),
+        "METRICS_TOKEN": env.get("METRICS_TOKEN", "").strip(),  # empty: loopback clients only
+        "WORKER_METRICS_PORT": _worker_metrics_port(env),  # 0: no worker endpoint
+        "WORKER_METRICS_ADDRESS": env.get("WORKER_METRICS_ADDRESS", "") or "127.0.0.1",
+        "HEALTH_TIMEOUT": _float(env, "HEALTH_TIMEOUT", 1.0),  # seconds each readiness check has
+        "LOG_FORMAT": log_format,
+        "LOG_LEVEL": log_level,
         "VERP_RETURN_PATH": verp,
         "DKIM_PRIVATE_KEY_FILE": env.get("DKIM_PRIVATE_KEY_FILE", ""),
         "DKIM_SELECTOR": env.get("DKIM_SELECTOR", "") or "updates",

@@ -10,6 +10,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 
+from updates import logs
+
 log = logging.getLogger(__name__)
 
 MAIL = "mail"  # transactional: confirmations, links; small and urgent
@@ -80,6 +82,7 @@ def try_enqueue(name: str, func: str, *args: Any, **options: Any) -> bool:
     """Enqueue after the row is committed; if Redis is down the sweeper will enqueue it later."""
     try:
         with redis_connection().pipeline() as pipeline:  # one round trip instead of two
+            options.setdefault("meta", logs.job_meta())  # the request id, into the job's lines
             queue(name).enqueue(func, *args, pipeline=pipeline, **options)
             pipeline.execute()
     except RedisError as error:

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from updates.addresses import address_key
 from updates.extensions import limiter
+from updates.instruments import RATE_LIMITED, count_signup
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ def signup_limits(view: F) -> F:
     def limited(*args: Any, **kwargs: Any) -> Any:
         enabled = current_app.config.get("RATELIMIT_ENABLED", True)
         if request.method == "POST" and enabled and not _hit_all(_signup_counters()):
+            count_signup(RATE_LIMITED)
             abort(429)
         return view(*args, **kwargs)
 

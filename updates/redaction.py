@@ -11,8 +11,9 @@ from flask import Flask
 REDACTED = "[redacted]"
 # The segment after a path that takes a token, whatever the token's form…
 _TOKEN_PATH = re.compile(r"(/(?:confirm|manage|unsubscribe|admin/reset)/)[^/?#\s\"]+")
-# …and a signed token (payload.timestamp.signature) wherever else it appears.
-_SIGNED_TOKEN = re.compile(r"[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}")
+# …and a signed token (payload.timestamp.signature, an HMAC-SHA1 of 27 characters) wherever
+# else it appears; a dotted job name such as updates.worker.outbound.hand_off_owed_emails is not.
+_SIGNED_TOKEN = re.compile(r"[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{27,}")
 
 
 def redact(text: str) -> str:

@@ -623,7 +623,8 @@ def test_sign_ups_reach_the_mail_queue_through_one_hand_off_job(
     for address in addresses:
         assert sign_up(client, address, ["events"]).status_code == 200
     connection = Redis.from_url(redis_url)
-    owed = [int(email_id) for email_id in connection.lrange(outbox.OWED_IDS, 0, -1)]
+    items = [item.decode() for item in connection.lrange(outbox.OWED_IDS, 0, -1)]
+    owed = [int(item.partition(outbox.REQUEST)[0]) for item in items]  # each with its request id
     assert sorted(owed) == sorted(db.session.scalars(select(OutboundEmail.id)))
     [handoff] = Queue(queues.MAIL, connection=connection).get_jobs()
     assert handoff.func_name == Jobs.HAND_OFF_EMAILS

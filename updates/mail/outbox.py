@@ -22,15 +22,17 @@ from rq.queue import EnqueueData, Queue
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import joinedload
 
-from updates import queues
+from updates import logs, queues
 from updates.extensions import db
 from updates.models import EmailState, OutboundEmail, SignupRequest, Subscriber, utcnow
 from updates.queues import Jobs
+from updates.service_metrics import count_email_outcome
 from updates.transaction import autocommit
 
 log = logging.getLogger(__name__)
 
 DEFERRED = "d"  # marks a deferred sign-up's id on the list, beside the emails' ids
+REQUEST = " "  # parts an id on the list from the request id that owed it
 OWED_IDS = "updates:owed-emails"  # ids pushed by requests, waiting for a hand-off job
 HANDOFF_QUEUED = "updates:owed-emails:hand-off-queued"  # set while a hand-off job waits
 HANDOFF_QUEUED_SECONDS = 30  # if that job is lost, the next push queues another after this
@@ -66,6 +68,9 @@ def dispatch_signup(email_id: int | None, deferred_id: int | None) -> bool:
 
 
 def _push(item: str) -> bool:
+    request_id = logs.job_meta().get(logs.REQUEST_ID)
+    if request_id:  # so that the send job's lines carry the request's id
+        item = f"{item}{REQUEST}{request_id}"
     try:
         pipeline = queues.redis_connection().pipeline(transaction=False)
         pipeline.lpush(OWED_IDS, item)
@@ -94,6 +99,8 @@ def hand_off_owed() -> int:
 
 
 def _job_for(item: str) -> EnqueueData:
+    item, _, request_id = item.partition(REQUEST)
+    meta = {logs.REQUEST_ID: request_id} if request_id else {}
     if item.startswith(DEFERRED):
         deferred_id = int(item.removeprefix(DEFERRED))
         return Queue.prepare_data(
@@ -101,13 +108,10 @@ def _job_for(item: str) -> EnqueueData:
             (deferred_id,),
             job_id=f"deferred-signup-{deferred_id}",
             retry=queues.MAIL_RETRY,
+            meta=meta,
         )
-    return _send_job(int(item))
-
-
-def _send_job(email_id: int) -> EnqueueData:
     return Queue.prepare_data(
-        Jobs.SEND_EMAIL, (email_id,), job_id=job_id(email_id), retry=queues.MAIL_RETRY
+        Jobs.SEND_EMAIL, (int(item),), job_id=job_id(int(item)), retry=queues.MAIL_RETRY, meta=meta
     )
 
 
@@ -136,6 +140,7 @@ def claim(email_id: int) -> OutboundEmail | None:
 @autocommit
 def finish(email: OutboundEmail, state: str, error: str | None = None) -> None:
     email.state = state
+    count_email_outcome(email.kind, state)
     email.claimed_until = None
     email.last_error = error[:500] if error else None
     if state == EmailState.SENT:

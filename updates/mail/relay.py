@@ -13,6 +13,7 @@ from flask import current_app
 
 from updates.addresses import ascii_domain
 from updates.config import helo_name
+from updates.instruments import SMTP_SECONDS
 
 T = TypeVar("T")
 UNKNOWN_MAILBOX_MARKERS = ("5.1.1", "user unknown", "no such user", "mailbox unavailable")
@@ -137,8 +138,9 @@ class Relay:
                 refusal = self._open(envelope, written, pipelining)
                 if refusal is None:
                     self._before_final_dot(before_final_dot)
-                    self.smtp.send(_dot_stuffed(message) + b".\r\n" + ahead)
-                    code, text = self.smtp.getreply()
+                    with SMTP_SECONDS.time():
+                        self.smtp.send(_dot_stuffed(message) + b".\r\n" + ahead)
+                        code, text = self.smtp.getreply()
                     if code != 250:
                         refusal = (code, text)
                         self._reset_if_closing(code)

@@ -7,6 +7,7 @@ from flask import Response, render_template, request
 from updates.errors import page_abort
 from updates.extensions import csrf
 from updates.headers import content_security_policy
+from updates.instruments import INVALID, count_signup
 from updates.news.embeds import EmbedError, embedded_topics, frame_ancestors
 from updates.ratelimits import signup_limits
 from updates.subscribers.consent import Source, statement_text
@@ -30,6 +31,7 @@ def embed():
     if request.method == "GET":
         return render_embed(form)
     if not form.validate():
+        count_signup(INVALID)
         return render_embed(form), 400
     submit_signup(form, Source.EMBED)
     return render_template("check_inbox.html", address=form.email.data, layout="embed/_layout.html")

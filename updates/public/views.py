@@ -7,6 +7,7 @@ from flask import current_app, render_template, request
 from updates import tokens
 from updates.errors import page_abort
 from updates.forms import ButtonForm
+from updates.instruments import ACCEPTED, BOT, CONFIRMED, INVALID, count_signup
 from updates.links import manage_url
 from updates.mail import outbox
 from updates.models import SignupRequest
@@ -31,6 +32,7 @@ def signup():
     if request.method == "GET":
         return render_signup(form)
     if not form.validate():
+        count_signup(INVALID)
         return render_signup(form), 400
     submit_signup(form, Source.FORM)
     return render_template("check_inbox.html", address=form.email.data)
@@ -38,6 +40,7 @@ def signup():
 
 def submit_signup(form: SignupForm, source: str) -> None:
     """Record a valid submission and hand it to the workers; a bot's is dropped unseen."""
+    count_signup(BOT if form.is_bot else ACCEPTED)
     if not form.is_bot:
         evidence = Evidence.from_request(source)
         written = request_signup(form.email.data, form.chosen_topics(), evidence)
@@ -72,6 +75,7 @@ def confirm(token: str):
         if confirmation is None:
             return render_template("link_invalid.html"), 400
         if confirmation.welcome is not None:
+            count_signup(CONFIRMED)
             outbox.dispatch(confirmation.welcome.id)
         confirmed = confirmation.request
         return render_template(

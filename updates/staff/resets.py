@@ -19,6 +19,7 @@ from updates.extensions import db
 from updates.mail.messages import build_message, render_email, tagged_message_id
 from updates.models import EmailState, PasswordReset, StaffUser, utcnow
 from updates.queues import Jobs
+from updates.service_metrics import count_email_outcome
 from updates.staff.accounts import find_staff, set_password
 from updates.staff.signin import clear_backoff
 from updates.transaction import after_commit, autocommit
@@ -28,6 +29,7 @@ LINK_LIFETIME = timedelta(hours=1)
 RESEND_GAP = timedelta(minutes=1)  # one email a minute per account, however often it is asked
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
+PASSWORD_RESET = "password_reset"  # the kind its outcomes are counted under in the metrics
 KEPT_FOR = timedelta(days=1)  # rows hold an address someone typed: gone a day later
 
 
@@ -104,6 +106,7 @@ def compose(reset: PasswordReset, staff: StaffUser) -> EmailMessage:
 @autocommit
 def finish(reset: PasswordReset, state: str, error: str | None = None) -> None:
     reset.state = state
+    count_email_outcome(PASSWORD_RESET, state)
     reset.claimed_until = None
     reset.last_error = error[:500] if error else None
     if state == EmailState.SENT:

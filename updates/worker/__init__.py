@@ -12,6 +12,7 @@ from typing import ParamSpec, TypeVar
 import rq
 from rq.utils import import_attribute
 
+from updates import logs
 from updates.extensions import db
 from updates.queues import RENAMED_JOBS
 
@@ -34,6 +35,11 @@ def job(func: Callable[P, R]) -> Callable[P, R]:
 
 class Job(rq.job.Job):
     """RQ's job, which also runs a job queued under the name its function had before."""
+
+    def perform(self) -> object:
+        """Run the job with its id, and the id of the request that queued it, on every line."""
+        with logs.bound(job_id=self.id, request_id=(self.meta or {}).get(logs.REQUEST_ID)):
+            return super().perform()
 
     @property
     def func(self) -> Callable[..., object] | None:

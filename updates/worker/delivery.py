@@ -24,7 +24,7 @@ from flask import current_app
 from rq import Queue, Retry
 from sqlalchemy import and_, exists, func, insert, literal, or_, select, text, update
 
-from updates import queues
+from updates import logs, queues
 from updates.extensions import db
 from updates.mail.messages import message_domain
 from updates.mail.newsletter import Recipient, Variant, dkim_signer, message_id
@@ -72,6 +72,11 @@ def _lease() -> timedelta:
 @job
 def start_digest(digest_id: int) -> str:
     """Materialise the audience once, cut it into batches, and enqueue those not yet done."""
+    with logs.bound(digest_id=digest_id):
+        return _start(digest_id)
+
+
+def _start(digest_id: int) -> str:
     digest = db.session.get(Digest, digest_id)
     if digest is None:
         return "gone"
@@ -334,9 +339,15 @@ def _still_sending(batch: Batch, digest_id: int) -> bool:
 @job
 def send_batch(batch_id: int) -> str:
     """Send every pending delivery of the batch over one SMTP connection."""
-    batch = _claim_batch(batch_id)
-    if batch is None:
-        return "not due"
+    with logs.bound(batch_id=batch_id):
+        batch = _claim_batch(batch_id)
+        if batch is None:
+            return "not due"
+        with logs.bound(digest_id=batch.digest_id):
+            return _send_claimed(batch_id, batch)
+
+
+def _send_claimed(batch_id: int, batch: Batch) -> str:
     digest = db.session.get(Digest, batch.digest_id)
     if digest.status != DigestStatus.SENDING:
         _release(batch)
@@ -393,13 +404,16 @@ def _send(batch: Batch, digest: Digest, recipients: list[Recipient], ledger: Led
             envelope = verp_sender(digest_id, recipient.subscriber_id) or sender
             yield recipient, envelope, recipient.email, message
 
-    deferred = 0
+    deferred = sent = failed = 0
     with Relay() as relay:
         # The previous delivery is on record before the relay can accept the next one.
         for recipient, failure in relay.send_many(messages(), before_final_dot=ledger.settle):
+            log.debug("delivery %s: %s", recipient.delivery_id, failure or "sent")
             if failure is None:
                 ledger.sent(recipient.delivery_id)
+                sent += 1
             elif isinstance(failure, PermanentFailure):
+                failed += 1
                 ledger.ended(recipient.delivery_id, DeliveryStatus.FAILED, str(failure))
                 if failure.unknown_mailbox:
                     suppress(recipient.email, SuppressionReason.BOUNCE)
@@ -408,6 +422,7 @@ def _send(batch: Batch, digest: Digest, recipients: list[Recipient], ledger: Led
                 raise ConnectionLost(str(failure)) from failure
             else:
                 deferred += _defer(recipient.delivery_id, str(failure))
+    log.info("batch %s: %s sent, %s failed, %s deferred", batch.id, sent, failed, deferred)
     return "stopped" if stopped else deferred
 
 
