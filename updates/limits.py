@@ -22,3 +22,4 @@ SCHEDULE_AHEAD_DAYS = 366  # how far ahead staff may schedule a digest
 # Bytes in a JSON body sent to /api/: room for an update's 100,000 characters of Markdown.
 API_BODY = 256 * 1024
 IMPORT_UPLOAD = 50 * 1024 * 1024  # bytes in a CSV uploaded for import: about a million rows
+SCHEDULE_NAME = 200

@@ -69,6 +69,22 @@ class DeliveryStatus:
     SKIPPED = "skipped"
 
 
+class SkipReason:
+    """Why a delivery was skipped, kept in its last_error: staff count them apart."""
+
+    GONE = "no longer subscribed or suppressed"
+    NO_UPDATES = "no update for their topics"
+    ALREADY_SENT = "already sent every update in it"
+    CANCELLED = "digest cancelled"
+
+
+class Cadence:
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    ALL = (DAILY, WEEKLY, MONTHLY)
+
+
 class SuppressionReason:
     """Why the service itself suppressed an address; staff may also type a reason of their own."""
 
@@ -313,8 +329,9 @@ class DigestUpdate(db.Model):
     digest_id: Mapped[int] = mapped_column(
         ForeignKey("digests.id", ondelete="CASCADE"), primary_key=True
     )
+    # Indexed: which digests carried an update is how the ledger knows who was sent it.
     update_id: Mapped[int] = mapped_column(
-        ForeignKey("updates.id", ondelete="CASCADE"), primary_key=True
+        ForeignKey("updates.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     position: Mapped[int] = mapped_column(default=0)
 
@@ -337,11 +354,49 @@ class Digest(db.Model):
     finished_at: Mapped[datetime | None]
     note: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    schedule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("schedules.id", ondelete="SET NULL"), index=True
+    )
 
     topics: Mapped[list[Topic]] = relationship(secondary=digest_topics, order_by=Topic.position)
     items: Mapped[list[DigestUpdate]] = relationship(
         order_by=DigestUpdate.position, cascade="all, delete-orphan"
     )
+
+
+schedule_topics = Table(
+    "schedule_topics",
+    db.metadata,
+    Column("schedule_id", ForeignKey("schedules.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Schedule(db.Model):
+    """A digest composed and sent at a local time, daily, weekly or monthly, of what is new.
+
+    `next_run` is the next slot in UTC; a worker claims a slot by moving it on with a guarded
+    UPDATE, so no slot runs twice. `last_run_at` is where the next run's news starts.
+    """
+
+    __tablename__ = "schedules"
+    __table_args__ = (Index("ix_schedules_active_next_run", "active", "next_run"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    cadence: Mapped[str] = mapped_column(String(10))
+    weekday: Mapped[int | None]  # weekly: 0 is Monday
+    day: Mapped[int | None]  # monthly: 1 to 31; a month without that day runs on its last
+    time: Mapped[str] = mapped_column(String(5))  # HH:MM, local
+    timezone: Mapped[str] = mapped_column(String(64))
+    subject_template: Mapped[str] = mapped_column(String(300))
+    intro_markdown: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    next_run: Mapped[datetime | None]
+    last_run_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    topics: Mapped[list[Topic]] = relationship(secondary=schedule_topics, order_by=Topic.position)
 
 
 class Delivery(db.Model):

@@ -37,6 +37,7 @@ class Jobs:
     SEND_TEST = "updates.worker.delivery.send_test"
     SWEEP_BATCHES = "updates.worker.delivery.sweep_batches"
     START_DUE_DIGESTS = "updates.worker.delivery.start_due_digests"
+    RUN_DUE_SCHEDULES = "updates.worker.schedules.run_due_schedules"
     RUN_IMPORT = "updates.worker.imports.run_import"
     SWEEP_UPLOADS = "updates.worker.imports.sweep_abandoned_uploads"
     SEND_PASSWORD_RESET = "updates.worker.staff_mail.send_password_reset"

@@ -1,6 +1,7 @@
 """Newsletter emails: rendered once per variant, personalised per recipient by substitution.
 
-A variant is the set of the digest's topics a subscriber follows. Rendering, sanitising and
+A variant is the set of the digest's topics a subscriber follows, and the digest's updates they
+were already sent, which their copy leaves out. Rendering, sanitising and
 CSS inlining happen once per variant; per recipient only the address and the links change,
 and the message bytes are assembled directly (quoted-printable in C), because building an
 EmailMessage per recipient costs about a millisecond.
@@ -39,6 +40,11 @@ class Recipient:
     email: str
     token_version: int
     topic_ids: frozenset[int]
+    already: frozenset[int] = frozenset()  # the digest's updates they were sent before
+
+    @property
+    def variant(self) -> tuple[frozenset[int], frozenset[int]]:
+        return self.topic_ids, self.already
 
 
 @dataclass(frozen=True)
@@ -47,9 +53,12 @@ class Section:
     updates: list[Update]
 
 
-def sections_for(digest: Digest, topic_ids: frozenset[int]) -> list[Section]:
-    """The digest's updates under the followed topics, each update once, in digest order."""
-    shown: set[int] = set()
+def sections_for(
+    digest: Digest, topic_ids: frozenset[int], already: frozenset[int] = frozenset()
+) -> list[Section]:
+    """The digest's updates under the followed topics, each update once, in digest order,
+    less those `already` sent."""
+    shown: set[int] = set(already)
     sections = []
     for topic in digest.topics:
         if topic.id not in topic_ids:
@@ -86,12 +95,16 @@ def _header(name: str, value: str) -> bytes:
 class Variant:
     """One rendered variant of a digest, ready to be personalised."""
 
-    def __init__(self, digest: Digest, topic_ids: frozenset[int]) -> None:
+    def __init__(
+        self, digest: Digest, topic_ids: frozenset[int], already: frozenset[int] = frozenset()
+    ) -> None:
         self.digest_id = digest.id
         self.topic_ids = topic_ids
-        sections = sections_for(digest, topic_ids)
-        # None of the digest's updates concern them: no email rather than an empty one.
+        sections = sections_for(digest, topic_ids, already)
+        # None of the digest's updates concern them, or they have every one that does: no
+        # email rather than an empty one.
         self.empty = bool(digest.items) and not sections
+        self.all_sent = self.empty and bool(already) and bool(sections_for(digest, topic_ids))
         context = {
             "digest": digest,
             "sections": sections,

@@ -20,6 +20,7 @@ from updates.models import (
     DigestKind,
     DigestStatus,
     DigestUpdate,
+    SkipReason,
     Subscriber,
     Update,
     digest_topics,
@@ -44,6 +45,7 @@ class Progress:
     sent: int
     failed: int
     skipped: int
+    already_sent: int = 0  # of the skipped: readers who had been sent every update in it
 
     @property
     def pending(self) -> int:
@@ -151,7 +153,7 @@ def cancel(digest: Digest) -> None:
     db.session.execute(
         update(Delivery)
         .where(Delivery.digest_id == digest.id, Delivery.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.SKIPPED, last_error="digest cancelled")
+        .values(status=DeliveryStatus.SKIPPED, last_error=SkipReason.CANCELLED)
     )
 
 
@@ -168,11 +170,19 @@ def progress(digest_id: int) -> Progress:
             .group_by(Delivery.status)
         ).all()
     )
+    already_sent = counts.get(DeliveryStatus.SKIPPED) and db.session.scalar(
+        select(func.count()).where(
+            Delivery.digest_id == digest_id,
+            Delivery.status == DeliveryStatus.SKIPPED,
+            Delivery.last_error == SkipReason.ALREADY_SENT,
+        )
+    )
     return Progress(
         recipients=sum(counts.values()),
         sent=counts.get(DeliveryStatus.SENT, 0),
         failed=counts.get(DeliveryStatus.FAILED, 0),
         skipped=counts.get(DeliveryStatus.SKIPPED, 0),
+        already_sent=already_sent or 0,
     )
 
 

@@ -23,6 +23,7 @@ from datetime import timedelta
 from flask import current_app
 from rq import Queue, Retry
 from sqlalchemy import and_, exists, func, insert, literal, or_, select, text, update
+from sqlalchemy.orm import aliased
 
 from updates import logs, queues
 from updates.extensions import db
@@ -38,7 +39,9 @@ from updates.models import (
     Digest,
     DigestKind,
     DigestStatus,
+    DigestUpdate,
     Frequency,
+    SkipReason,
     Subscriber,
     SubscriberStatus,
     Subscription,
@@ -46,6 +49,7 @@ from updates.models import (
     digest_topics,
     utcnow,
 )
+from updates.news.sent import carriers, reached
 from updates.queues import Jobs
 from updates.subscribers.suppression import suppress, suppressed_among
 from updates.worker.ledger import Ledger, open_ledger
@@ -282,6 +286,7 @@ def _load_recipients(batch: Batch, digest: Digest) -> list[Recipient]:
         people[delivery_id] = (subscriber_id, email, version, status)
         if topic_id is not None:
             topics[delivery_id].add(topic_id)
+    already = _already_sent(batch, digest)
     recipients, gone = [], []
     for delivery_id, (subscriber_id, email, version, status) in people.items():
         if status != SubscriberStatus.ACTIVE or not email or not topics[delivery_id]:
@@ -289,14 +294,45 @@ def _load_recipients(batch: Batch, digest: Digest) -> list[Recipient]:
         else:
             recipients.append(
                 Recipient(
-                    delivery_id, subscriber_id, email, version, frozenset(topics[delivery_id])
+                    delivery_id,
+                    subscriber_id,
+                    email,
+                    version,
+                    frozenset(topics[delivery_id]),
+                    frozenset(already.get(delivery_id, ())),
                 )
             )
     suppressed = suppressed_among([r.email for r in recipients])
     gone += [r.delivery_id for r in recipients if r.email in suppressed]
     if gone:
-        _mark(gone, DeliveryStatus.SKIPPED, "no longer subscribed or suppressed")
+        _mark(gone, DeliveryStatus.SKIPPED, SkipReason.GONE)
     return [r for r in recipients if r.email not in suppressed]
+
+
+def _already_sent(batch: Batch, digest: Digest) -> dict[int, set[int]]:
+    """Delivery id → the digest's updates its reader was sent by other digests: one query,
+    and none at all when no other digest carried any of them (the ordinary digest)."""
+    update_ids = [item.update_id for item in digest.items]
+    every, earlier = carriers(update_ids, digest.id)
+    if not every:
+        return {}
+    other = aliased(Delivery)
+    rows = db.session.execute(
+        select(Delivery.id, DigestUpdate.update_id)
+        .join(other, other.subscriber_id == Delivery.subscriber_id)
+        .join(DigestUpdate, DigestUpdate.digest_id == other.digest_id)
+        .where(
+            Delivery.digest_id == digest.id,
+            Delivery.id.between(batch.first_id, batch.last_id),
+            Delivery.status == DeliveryStatus.PENDING,
+            DigestUpdate.update_id.in_(update_ids),
+            reached(other, every, earlier),
+        )
+    )
+    already: dict[int, set[int]] = defaultdict(set)
+    for delivery_id, update_id in rows:
+        already[delivery_id].add(update_id)
+    return already
 
 
 def _mark(delivery_ids: list[int], status: str, error: str | None = None) -> None:
@@ -374,7 +410,7 @@ def _send_claimed(batch_id: int, batch: Batch) -> str:
 def _send(batch: Batch, digest: Digest, recipients: list[Recipient], ledger: Ledger) -> int | str:
     """The sending loop; returns how many were deferred with a 4xx, or "stopped"."""
     digest_id = digest.id  # read once: attributes of ORM objects reload after every commit
-    variants: dict[frozenset[int], Variant] = {}
+    variants: dict[tuple[frozenset[int], frozenset[int]], Variant] = {}
     rate = SendRate(queues.redis_connection(), current_app.config["SEND_RATE"])
     sender = envelope_sender()
     sign = dkim_signer()
@@ -389,13 +425,12 @@ def _send(batch: Batch, digest: Digest, recipients: list[Recipient], ledger: Led
                 if not _still_sending(batch, digest_id):
                     stopped = True
                     return
-            variant = variants.get(recipient.topic_ids)
+            variant = variants.get(recipient.variant)
             if variant is None:
-                variant = variants[recipient.topic_ids] = Variant(digest, recipient.topic_ids)
+                variant = variants[recipient.variant] = Variant(digest, *recipient.variant)
             if variant.empty:
-                ledger.ended(
-                    recipient.delivery_id, DeliveryStatus.SKIPPED, "no update for their topics"
-                )
+                reason = SkipReason.ALREADY_SENT if variant.all_sent else SkipReason.NO_UPDATES
+                ledger.ended(recipient.delivery_id, DeliveryStatus.SKIPPED, reason)
                 continue
             message = variant.message_for(recipient)
             if sign is not None:

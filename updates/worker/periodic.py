@@ -36,6 +36,7 @@ PERIODIC_JOBS = (
     PeriodicJob("forget-unsubscribed", Jobs.FORGET_UNSUBSCRIBED, 3600),
     PeriodicJob("sweep-batches", Jobs.SWEEP_BATCHES, 15, queues.SEND),
     PeriodicJob("start-due-digests", Jobs.START_DUE_DIGESTS, 30, queues.SEND),
+    PeriodicJob("run-due-schedules", Jobs.RUN_DUE_SCHEDULES, 30, queues.SEND),
     PeriodicJob("sweep-import-uploads", Jobs.SWEEP_UPLOADS, 3600),
     PeriodicJob("sweep-staff-sign-in", Jobs.SWEEP_STAFF_SIGN_IN, 60, queues.MAIL),
 )

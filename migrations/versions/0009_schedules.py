@@ -1,0 +1,67 @@
+"""schedules, the digests they compose, and an index of the digests that carried each update
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-12-06 00:50:00.000000
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0009'
+down_revision = '0008'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table('schedules',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('cadence', sa.String(length=10), nullable=False),
+    sa.Column('weekday', sa.Integer(), nullable=True),
+    sa.Column('day', sa.Integer(), nullable=True),
+    sa.Column('time', sa.String(length=5), nullable=False),
+    sa.Column('timezone', sa.String(length=64), nullable=False),
+    sa.Column('subject_template', sa.String(length=300), nullable=False),
+    sa.Column('intro_markdown', sa.Text(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('next_run', sa.DateTime(), nullable=True),
+    sa.Column('last_run_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('schedules', schema=None) as batch_op:
+        batch_op.create_index('ix_schedules_active_next_run', ['active', 'next_run'], unique=False)
+
+    op.create_table('schedule_topics',
+    sa.Column('schedule_id', sa.Integer(), nullable=False),
+    sa.Column('topic_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['schedule_id'], ['schedules.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['topic_id'], ['topics.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('schedule_id', 'topic_id')
+    )
+    with op.batch_alter_table('digests', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('schedule_id', sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_digests_schedule_id'), ['schedule_id'], unique=False)
+        batch_op.create_foreign_key(
+            'fk_digests_schedule_id_schedules', 'schedules', ['schedule_id'], ['id'],
+            ondelete='SET NULL',
+        )
+    with op.batch_alter_table('digest_updates', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_digest_updates_update_id'), ['update_id'], unique=False)
+
+
+def downgrade():
+    with op.batch_alter_table('digest_updates', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_digest_updates_update_id'))
+    with op.batch_alter_table('digests', schema=None) as batch_op:
+        batch_op.drop_constraint('fk_digests_schedule_id_schedules', type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_digests_schedule_id'))
+        batch_op.drop_column('schedule_id')
+    op.drop_table('schedule_topics')
+    with op.batch_alter_table('schedules', schema=None) as batch_op:
+        batch_op.drop_index('ix_schedules_active_next_run')
+    op.drop_table('schedules')
