@@ -39,6 +39,16 @@ CALLS = [
     ("POST", "/api/digests/{digest}/resume", None),
     ("POST", "/api/digests/{digest}/cancel", None),
     ("GET", "/api/subscribers?email=ada@example.org", None),
+    ("GET", "/api/schedules", None),
+    (
+        "POST",
+        "/api/schedules",
+        {"name": "W", "topics": ["lps"], "cadence": "daily", "time": "09:00", "timezone": "UTC"},
+    ),
+    ("GET", "/api/schedules/{digest}", None),
+    ("PATCH", "/api/schedules/{digest}", {"active": False}),
+    ("DELETE", "/api/schedules/{digest}", None),
+    ("POST", "/api/schedules/{digest}/run", None),
 ]
 CONTRACT_PATHS = {
     "/api/topics",
@@ -50,6 +60,9 @@ CONTRACT_PATHS = {
     "/api/digests/{id}/resume",
     "/api/digests/{id}/cancel",
     "/api/subscribers",
+    "/api/schedules",
+    "/api/schedules/{id}",
+    "/api/schedules/{id}/run",
 }
 
 
@@ -202,7 +215,9 @@ def test_staff_make_topics_updates_and_a_digest_then_send_it(api, client, mail_s
     )
     assert news.status_code == 201
     update = news.get_json()
-    assert set(update) == {"id", "url"}
+    assert set(update) == {"id", "url", "announcement"}
+    # Announced by default to ada and bob, who follow lps for every announcement.
+    assert db.session.get(Digest, update["announcement"]).kind == "announcement"
     assert update["url"] == f"{BASE_URL}/updates/{update['id']}"
     assert news.headers["Location"] == update["url"]
 
@@ -232,6 +247,7 @@ def test_staff_make_topics_updates_and_a_digest_then_send_it(api, client, mail_s
         "recipients": 0,
         "sent": 0,
         "failed": 0,
+        "already_sent": 0,
     }
 
     sent = api.post(f"/api/digests/{digest_id}/send")

@@ -11,8 +11,19 @@ from sqlalchemy import func, select
 
 from tests.factories import create_news, create_subscriber, create_test_digest, create_topics
 from updates.extensions import db
-from updates.models import ApiToken, AuditEvent, Digest, StaffUser, Topic, Update, utcnow
+from updates.models import (
+    ApiToken,
+    AuditEvent,
+    Digest,
+    Schedule,
+    StaffUser,
+    Topic,
+    Update,
+    utcnow,
+)
 from updates.news import digests
+from updates.news.cadence import when
+from updates.news.schedules import create_schedule
 from updates.staff.accounts import issue_api_token
 
 
@@ -55,7 +66,28 @@ CALLS: list[tuple[str, str, Any, Callable[[Digest], None], bool, str | None]] = 
     ("POST", "/api/digests/{digest}/resume", None, paused, False, "digest resume"),
     ("POST", "/api/digests/{digest}/cancel", None, draft, False, "digest cancel"),
     ("GET", "/api/subscribers?email=ada@example.org", None, draft, False, None),
+    ("GET", "/api/schedules", None, draft, False, None),
+    ("GET", "/api/schedules/{schedule}", None, draft, False, None),
+    (
+        "POST",
+        "/api/schedules",
+        {
+            "name": "Weekly",
+            "topics": ["lps"],
+            "cadence": "weekly",
+            "weekday": "monday",
+            "time": "09:00",
+            "timezone": "Europe/London",
+        },
+        draft,
+        False,
+        "schedule added",
+    ),
+    ("PATCH", "/api/schedules/{schedule}", {"active": False}, draft, False, "schedule changed"),
+    ("DELETE", "/api/schedules/{schedule}", None, draft, False, "schedule deleted"),
+    ("POST", "/api/schedules/{schedule}/run", None, draft, False, "schedule run"),
 ]
+EXPECTED = {"GET": 200, "PATCH": 200, "DELETE": 204}
 CALLERS = ("admin", "editor", "no token", "revoked token")
 
 
@@ -84,11 +116,16 @@ def digest(app: Flask) -> Digest:
     return create_test_digest([create_news("Council budgets", ["lps"])], ["lps"])
 
 
+@pytest.fixture
+def schedule(digest: Digest) -> Schedule:
+    return create_schedule("Daily", ["lps"], when("daily", "09:00", "UTC"))
+
+
 def state() -> dict[str, Any]:
     db.session.expire_all()
     counts = {
         model.__name__: db.session.scalar(select(func.count()).select_from(model))
-        for model in (Topic, Update, Digest, AuditEvent)
+        for model in (Topic, Update, Digest, AuditEvent, Schedule)
     }
     return {**counts, "digests": sorted(db.session.execute(select(Digest.id, Digest.status)))}
 
@@ -110,11 +147,11 @@ def call_name(call: tuple) -> str:
 @pytest.mark.parametrize("caller", CALLERS)
 @pytest.mark.parametrize("call", CALLS, ids=call_name)
 def test_each_call_answers_each_caller_by_role_and_audits_what_it_changes(
-    client, tokens, digest, call, caller
+    client, tokens, digest, schedule, call, caller
 ):
     method, path, body, prepare, admins_only, action = call
     prepare(digest)
-    url = path.format(digest=digest.id)
+    url = path.format(digest=digest.id, schedule=schedule.id)
     headers = {"Authorization": f"Bearer {tokens[caller]}"} if tokens[caller] else {}
     before = state()
 
@@ -125,7 +162,8 @@ def test_each_call_answers_each_caller_by_role_and_audits_what_it_changes(
     elif admins_only and caller == "editor":
         expected = 403
     else:
-        expected = {"GET": 200}.get(method, 202 if "/api/digests/" in path else 201)
+        accepted = "/api/digests/" in path or path.endswith("/run")
+        expected = EXPECTED.get(method, 202 if accepted else 201)
     assert response.status_code == expected, response.get_data(as_text=True)
     if expected >= 400:
         assert response.is_json and response.get_json()["error"]
@@ -141,7 +179,7 @@ def test_each_call_answers_each_caller_by_role_and_audits_what_it_changes(
 def test_the_matrix_covers_every_call_of_the_api(app):
     adapter = app.url_map.bind("localhost")
     covered = {
-        adapter.match(path.split("?")[0].format(digest=1), method=method)[0]
+        adapter.match(path.split("?")[0].format(digest=1, schedule=1), method=method)[0]
         for method, path, *_ in CALLS
     }
     endpoints = {

@@ -6,6 +6,7 @@ from flask import Response, jsonify, request
 from werkzeug.exceptions import BadRequest, Conflict, HTTPException
 from werkzeug.routing import RequestRedirect
 
+from updates.news.cadence import CadenceError
 from updates.news.digests import DigestStateError
 from updates.news.publishing import ContentError
 from updates.news.topics import TopicError
@@ -27,6 +28,7 @@ def _http_error(error: HTTPException) -> Response:
     return json_error(error)
 
 
+@blueprint.errorhandler(CadenceError)
 @blueprint.errorhandler(ContentError)
 @blueprint.errorhandler(TopicError)
 def _invalid(error: ValueError) -> Response:

@@ -7,7 +7,8 @@ from typing import Any
 from flask import current_app
 
 from updates import limits
-from updates.models import DigestKind, DigestStatus, SubscriberStatus
+from updates.models import Cadence, DigestKind, DigestStatus, SubscriberStatus
+from updates.news.cadence import WEEKDAYS
 
 from . import blueprint
 
@@ -22,6 +23,8 @@ ERRORS = {
     403: ("Forbidden", "Only an admin's token may do this; nothing was done."),
     404: ("NotFound", "There is nothing at this address."),
     409: ("Conflict", "The topic exists already, or the digest's status does not allow this."),
+    # 400 on the schedule calls also covers an unknown time zone, a time that is not HH:MM, a
+    # weekday or day missing for its cadence or given for another.
     413: ("TooLarge", "The body is larger than the service accepts."),
 }
 
@@ -55,6 +58,15 @@ DIGEST_ID = {
     "required": True,
     "schema": {"type": "integer", "minimum": 1},
     "description": "The digest's id, as answered by POST /api/digests.",
+}
+
+
+SCHEDULE_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+    "description": "The schedule's id, as answered by POST /api/schedules.",
 }
 
 
@@ -113,6 +125,45 @@ PATHS: dict[str, Any] = {
     "/api/digests/{id}/cancel": digest_action(
         "Cancel a digest for good; what was not sent yet is skipped."
     ),
+    "/api/schedules": {
+        "get": operation(
+            "List every schedule, with its next run and last digest.",
+            {
+                "200": answer("The schedules.", {"type": "array", "items": ref("Schedule")}),
+                **errors(),
+            },
+        ),
+        "post": operation(
+            "Add a schedule: at its time it composes a digest of what is new for its topics and "
+            "sends it; each reader's copy leaves out updates they were already sent.",
+            {"201": answer("The new schedule.", ref("CreatedSchedule")), **errors(400, 413)},
+            requestBody=body(ref("NewSchedule")),
+        ),
+    },
+    "/api/schedules/{id}": {
+        "parameters": [SCHEDULE_ID],
+        "get": operation(
+            "One schedule.", {"200": answer("The schedule.", ref("Schedule")), **errors(404)}
+        ),
+        "patch": operation(
+            "Change a schedule; `active: false` pauses it, `true` resumes it from the next slot. "
+            "A new cadence drops the weekday or day unless they are given again.",
+            {"200": answer("The schedule.", ref("Schedule")), **errors(400, 404, 413)},
+            requestBody=body(ref("ScheduleChange")),
+        ),
+        "delete": operation(
+            "Delete a schedule; the digests it composed stay.",
+            {"204": {"description": "Deleted."}, **errors(404)},
+        ),
+    },
+    "/api/schedules/{id}/run": {
+        "parameters": [SCHEDULE_ID],
+        "post": operation(
+            "Compose and send now the updates for its topics that its readers have not been "
+            "sent; `digest` is null, and nothing is sent, when there is none. Its next run stays.",
+            {"202": answer("Run.", ref("ScheduleRun")), **errors(404)},
+        ),
+    },
     "/api/subscribers": {
         "get": operation(
             "Look a subscriber up by address.",
@@ -138,6 +189,91 @@ PATHS: dict[str, Any] = {
 
 SLUG = {"type": "string", "pattern": "^[a-z0-9]+(?:-[a-z0-9]+)*$", "maxLength": 64}
 SLUGS = {"type": "array", "items": {"type": "string"}, "minItems": 1}
+
+CADENCE = {
+    "cadence": {"enum": list(Cadence.ALL)},
+    "weekday": {
+        "description": "Weekly only: a day's name (or its first three letters), or 0 (Monday) "
+        "to 6 (Sunday).",
+        "oneOf": [
+            {"type": "string", "enum": [*WEEKDAYS, *(w[:3] for w in WEEKDAYS)]},
+            {"type": "integer", "minimum": 0, "maximum": 6},
+        ],
+    },
+    "day": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 31,
+        "description": "Monthly only; a month without that day runs on its last day.",
+    },
+    "time": {
+        "type": "string",
+        "pattern": "^([01]?[0-9]|2[0-3]):[0-5][0-9]$",
+        "description": "Local time, HH:MM. A time the clocks skip runs as many minutes later "
+        "as they skip; a time they repeat runs once, the first time.",
+    },
+    "timezone": {"type": "string", "description": "An IANA time zone, such as Europe/London."},
+}
+SCHEDULE_TEXT = {
+    "name": {"type": "string", "minLength": 1, "maxLength": limits.SCHEDULE_NAME},
+    "topics": {**SLUGS, "description": "Its readers: the followers of these topics."},
+    "subject": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": limits.DIGEST_SUBJECT,
+        "description": "The digest's subject; may use {org}, {name} and {date} (the run's "
+        "local date). Default: `{org} updates, {date}`.",
+    },
+    "intro": {"type": "string", "maxLength": limits.DIGEST_INTRO, "description": "Markdown."},
+}
+SCHEDULE_SCHEMAS: dict[str, Any] = {
+    "NewSchedule": {
+        "type": "object",
+        "required": ["name", "topics", "cadence", "time", "timezone"],
+        "properties": {**SCHEDULE_TEXT, **CADENCE},
+    },
+    "ScheduleChange": {
+        "type": "object",
+        "properties": {**SCHEDULE_TEXT, **CADENCE, "active": {"type": "boolean"}},
+    },
+    "CreatedSchedule": {
+        "type": "object",
+        "required": ["id", "next_run"],
+        "properties": {
+            "id": {"type": "integer"},
+            "next_run": {"type": "string", "format": "date-time", "description": "In UTC."},
+        },
+    },
+    "Schedule": {
+        "type": "object",
+        "required": ["id", "name", "topics", "cadence", "time", "timezone", "active", "next_run"],
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "topics": {"type": "array", "items": SLUG},
+            "cadence": {"enum": list(Cadence.ALL)},
+            "weekday": {"enum": [*WEEKDAYS, None]},
+            "day": {"type": ["integer", "null"]},
+            "time": {"type": "string"},
+            "timezone": {"type": "string"},
+            "subject": {"type": "string"},
+            "intro": {"type": "string"},
+            "active": {"type": "boolean", "description": "False while paused."},
+            "next_run": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "In UTC; null while paused.",
+            },
+            "last_run": {"type": ["string", "null"], "format": "date-time"},
+            "last_digest": {"type": ["integer", "null"]},
+        },
+    },
+    "ScheduleRun": {
+        "type": "object",
+        "required": ["digest"],
+        "properties": {"digest": {"type": ["integer", "null"]}},
+    },
+}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -173,6 +309,12 @@ SCHEMAS: dict[str, Any] = {
             "title": {"type": "string", "minLength": 1, "maxLength": limits.UPDATE_TITLE},
             "body": {"type": "string", "minLength": 1, "maxLength": limits.UPDATE_BODY},
             "topics": {**SLUGS, "description": "Slugs of existing topics."},
+            "announce": {
+                "type": "boolean",
+                "default": True,
+                "description": "Announce it at once to the followers of its topics who chose "
+                "every announcement (an `announcement` digest).",
+            },
             "event": ref("Event"),
         },
     },
@@ -197,6 +339,11 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"type": "integer"},
             "url": {"type": "string", "format": "uri", "description": "Its public page."},
+            "announcement": {
+                "type": ["integer", "null"],
+                "description": "The announcement digest sending it, or null: not asked for, "
+                "or no one follows its topics for every announcement.",
+            },
         },
     },
     "NewDigest": {
@@ -257,8 +404,13 @@ SCHEMAS: dict[str, Any] = {
             "recipients": {"type": "integer", "description": "Deliveries in its ledger."},
             "sent": {"type": "integer"},
             "failed": {"type": "integer"},
+            "already_sent": {
+                "type": "integer",
+                "description": "Readers left out because they had been sent every update in it.",
+            },
         },
     },
+    **SCHEDULE_SCHEMAS,
     "Subscriber": {
         "type": "object",
         "required": ["email", "status", "topics"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import request, url_for
@@ -11,8 +12,10 @@ from updates import limits
 from updates.addresses import InvalidAddress, normalise_address
 from updates.extensions import db
 from updates.links import external_url
-from updates.models import Digest, DigestKind, Subscriber, Topic
-from updates.news import digests, events, publishing
+from updates.models import Digest, DigestKind, Schedule, Subscriber, Topic
+from updates.news import digests, events, publishing, schedules
+from updates.news.announcements import announce
+from updates.news.cadence import FIELDS, WEEKDAYS, when
 from updates.news.publishing import ContentError, topics_for_slugs
 from updates.news.topics import TopicError, active_subscriber_counts, add_topic, all_topics
 from updates.subscribers.lookup import find_by_address
@@ -23,6 +26,7 @@ from .auth import admin_required, audit, token_required
 from .body import field, ids, json_body, moment, text
 
 DIGEST = f"/digests/<int(max={limits.MAX_ID}):digest_id>"  # larger ids overflow the column: 404
+SCHEDULE = f"/schedules/<int(max={limits.MAX_ID}):schedule_id>"
 DIGEST_ACTIONS = {"pause": digests.pause, "resume": digests.resume, "cancel": digests.cancel}
 
 
@@ -93,12 +97,16 @@ def create_update():
     topics = field(body, "topics", list)
     event = field(body, "event", dict, None)
     details = events.details_from(event) if event is not None else None
+    announcing = field(body, "announce", bool, True)
     with transaction():
         update = publishing.create_update(title, markdown, topics)
         events.set_event(update, details)
-        audit("update published", f"{update.id}: {update.title}")
+        announcement = announce(update) if announcing else None
+        announced = f" (announced: digest {announcement.id})" if announcement else ""
+        audit("update published", f"{update.id}: {update.title}{announced}")
     url = external_url("public.show_update", update_id=update.id)
-    return {"id": update.id, "url": url}, 201, {"Location": url}
+    answer = {"id": update.id, "url": url, "announcement": announcement and announcement.id}
+    return answer, 201, {"Location": url}
 
 
 @blueprint.post("/digests")
@@ -128,6 +136,7 @@ def show_digest(digest_id: int):
         "recipients": progress.recipients,
         "sent": progress.sent,
         "failed": progress.failed,
+        "already_sent": progress.already_sent,
     }
 
 
@@ -165,3 +174,102 @@ def find_subscriber():
     if subscriber is None:
         raise NotFound("There is no subscriber with that address.")
     return subscriber_json(subscriber)
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.replace(tzinfo=UTC).isoformat() if moment else None
+
+
+def schedule_json(schedule: Schedule, last: Digest | None = None) -> dict[str, Any]:
+    return {
+        "id": schedule.id,
+        "name": schedule.name,
+        "topics": [topic.slug for topic in schedule.topics],
+        "cadence": schedule.cadence,
+        "weekday": None if schedule.weekday is None else WEEKDAYS[schedule.weekday],
+        "day": schedule.day,
+        "time": schedule.time,
+        "timezone": schedule.timezone,
+        "subject": schedule.subject_template,
+        "intro": schedule.intro_markdown,
+        "active": schedule.active,
+        "next_run": iso(schedule.next_run) if schedule.active else None,
+        "last_run": iso(schedule.last_run_at),
+        "last_digest": last.id if last else None,
+    }
+
+
+def find_schedule(schedule_id: int) -> Schedule:
+    return db.get_or_404(Schedule, schedule_id, description=f"There is no schedule {schedule_id}.")
+
+
+@blueprint.get("/schedules")
+@token_required
+def list_schedules():
+    found = schedules.all_schedules()
+    last = schedules.last_digests([schedule.id for schedule in found])
+    return [schedule_json(schedule, last.get(schedule.id)) for schedule in found]
+
+
+@blueprint.post("/schedules")
+@token_required
+def create_schedule():
+    body = json_body()
+    name = text(body, "name", limits.SCHEDULE_NAME)
+    topics = field(body, "topics", list)
+    cadence = when(*(body.get(key) for key in ("cadence", "time", "timezone", "weekday", "day")))
+    subject = text(body, "subject", limits.DIGEST_SUBJECT, "") or None
+    intro = text(body, "intro", limits.DIGEST_INTRO, "")
+    with transaction():
+        schedule = schedules.create_schedule(name, topics, cadence, subject, intro)
+        audit("schedule added", f"{schedule.id}: {schedule.name}")
+    location = url_for(".show_schedule", schedule_id=schedule.id)
+    return {"id": schedule.id, "next_run": iso(schedule.next_run)}, 201, {"Location": location}
+
+
+@blueprint.get(SCHEDULE)
+@token_required
+def show_schedule(schedule_id: int):
+    schedule = find_schedule(schedule_id)
+    return schedule_json(schedule, schedules.last_digests([schedule.id]).get(schedule.id))
+
+
+@blueprint.patch(SCHEDULE)
+@token_required
+def change_schedule(schedule_id: int):
+    schedule = find_schedule(schedule_id)
+    body = json_body()
+    given = {key: body[key] for key in FIELDS if key in body}
+    changes = {
+        "name": text(body, "name", limits.SCHEDULE_NAME) if "name" in body else None,
+        "topic_slugs": field(body, "topics", list, None),  # type: ignore[arg-type]
+        "when": schedules.when_of(schedule).changed(given) if given else None,
+        "subject": text(body, "subject", limits.DIGEST_SUBJECT) if "subject" in body else None,
+        "intro": field(body, "intro", str, None),  # type: ignore[arg-type]
+        "active": field(body, "active", bool, None),  # type: ignore[arg-type]
+    }
+    with transaction():
+        schedules.change_schedule(schedule, **changes)
+        audit("schedule changed", f"{schedule.id}: {schedule.name}")
+    return show_schedule(schedule.id)
+
+
+@blueprint.delete(SCHEDULE)
+@token_required
+def delete_schedule(schedule_id: int):
+    schedule = find_schedule(schedule_id)
+    with transaction():
+        audit("schedule deleted", f"{schedule.id}: {schedule.name}")
+        schedules.delete_schedule(schedule)
+    return "", 204
+
+
+@blueprint.post(f"{SCHEDULE}/run")
+@token_required
+def run_schedule(schedule_id: int):
+    schedule = find_schedule(schedule_id)
+    with transaction():
+        digest = schedules.run_now(schedule)
+        made = f"digest {digest.id}" if digest else "nothing new"
+        audit("schedule run", f"{schedule.id}: {schedule.name}: {made}")
+    return {"digest": digest.id if digest else None}, 202

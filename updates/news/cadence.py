@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from updates.models import Cadence
 
+FIELDS = ("cadence", "weekday", "day", "time", "timezone")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 LOOK_AHEAD_DAYS = 400  # more than a year: every cadence has a slot in it
@@ -70,6 +71,23 @@ class When:
     def local(self, moment: datetime) -> datetime:
         """A naive UTC moment on the schedule's wall clock."""
         return moment.replace(tzinfo=UTC).astimezone(self.zone)
+
+    def changed(self, given: dict[str, object]) -> When:
+        """This cadence with the fields given changed; a new cadence keeps neither weekday nor
+        day unless they are given again."""
+        fields: dict[str, object] = {
+            "cadence": self.cadence,
+            "weekday": self.weekday,
+            "day": self.day,
+            "time": self.time,
+            "timezone": self.timezone,
+        }
+        if given.get("cadence", self.cadence) != self.cadence:
+            fields["weekday"] = fields["day"] = None
+        fields.update({key: value for key, value in given.items() if key in fields})
+        return when(
+            fields["cadence"], fields["time"], fields["timezone"], fields["weekday"], fields["day"]
+        )
 
     def describe(self) -> str:
         """In words, for staff: "Mondays at 09:00 (Europe/London)"."""
