@@ -121,6 +121,7 @@ def test_an_editor_writes_composes_and_sends_and_staff_can_watch_it_finish(
     sign_in(client, "editor@example.org")
 
     form = form_values(form_with_button(page(client.get("/admin/updates")), "Publish"))
+    assert form.pop("announce") == ["y"]  # on unless unticked; here the digest carries it
     form.update(title="Care funding announced", body="Councils get **more**.", topics=["care"])
     assert client.post("/admin/updates", data=form).status_code == 303
 
@@ -157,6 +158,7 @@ def test_an_editor_writes_composes_and_sends_and_staff_can_watch_it_finish(
         "sent": 1,
         "failed": 0,
         "skipped": 1,
+        "already_sent": 0,
         "pending": 0,
     }
     actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()

@@ -642,6 +642,7 @@ def test_failed_deliveries_are_listed_and_retried_once_the_cause_is_gone(
         "sent": 2,
         "failed": 0,
         "skipped": 0,
+        "already_sent": 0,
         "pending": 0,
     }
     delivery = db.session.scalar(

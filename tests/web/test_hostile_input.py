@@ -51,7 +51,9 @@ from updates.models import (
     Update,
     utcnow,
 )
+from updates.news.cadence import when
 from updates.news.embeds import allow_origin
+from updates.news.schedules import create_schedule
 from updates.staff.accounts import issue_api_token
 
 # -- what the edge refuses, one request at a time --------------------------------------------
@@ -339,6 +341,7 @@ def site(app: Flask, people: dict[str, int]) -> dict[str, object]:
         "suppression_id": people["suppression"],
         "subscriber_id": people["subscriber"],
         "digest_id": people["digest"],
+        "schedule_id": create_schedule("Daily", ["lps"], when("daily", "09:00", "UTC")).id,
         "origin_id": origin.id,
         "token_id": db.session.scalar(select(ApiToken.id)),
         "update_id": db.session.scalar(select(Update.id)),

@@ -11,6 +11,7 @@ from updates.models import (
     Update,
 )
 from updates.news import digests, events
+from updates.news.announcements import announce
 from updates.news.publishing import (
     ContentError,
     create_update,
@@ -67,11 +68,14 @@ def updates():
             with transaction():
                 update = create_update(form.title.data, form.body.data, form.topics.data)
                 events.set_event(update, details)
-                audit("update published", f"{update.id}: {update.title}")
+                announcement = announce(update) if form.announce.data else None
+                announced = f" (announced: digest {announcement.id})" if announcement else ""
+                audit("update published", f"{update.id}: {update.title}{announced}")
         except ContentError as error:
             form.body.errors = [str(error)]
             return _render_updates(form), 400
-        return done(f"Published “{update.title}”.", ".updates")
+        announcing = ", and announcing it now" if announcement is not None else ""
+        return done(f"Published “{update.title}”{announcing}.", ".updates")
     return _render_updates(form)
 
 

@@ -9,6 +9,7 @@ from wtforms import (
     EmailField,
     Field,
     Form,
+    IntegerField,
     PasswordField,
     SelectField,
     SelectMultipleField,
@@ -20,7 +21,9 @@ from wtforms.validators import EqualTo, InputRequired, Length, Optional, Validat
 from updates import limits
 from updates.addresses import MAX_ADDRESS_LENGTH, InvalidAddress, normalise_address
 from updates.forms import TopicsField
-from updates.models import DigestKind, SubscriberStatus
+from updates.models import Cadence, DigestKind, SubscriberStatus
+from updates.news.cadence import WEEKDAYS
+from updates.news.schedules import DEFAULT_SUBJECT
 from updates.staff.accounts import MIN_PASSWORD_LENGTH
 
 
@@ -119,6 +122,10 @@ class UpdateForm(FlaskForm):
             "online_url": (self.online_url.data or "").strip(),
             "booking_url": (self.booking_url.data or "").strip(),
         }
+    announce = BooleanField(
+        "Announce it now to the followers of its topics who chose every announcement",
+        default=True,
+    )
 
 
 class DigestForm(FlaskForm):
@@ -133,6 +140,43 @@ class DigestForm(FlaskForm):
     )
     topics = TopicsField("Topics", validators=[InputRequired("Choose at least one topic.")])
     updates = SelectMultipleField("Updates", coerce=int)
+
+
+class ScheduleForm(FlaskForm):
+    """Weekday and day are read only for the cadence they belong to."""
+
+    name = StringField(
+        "Name", validators=[InputRequired(), Length(max=limits.SCHEDULE_NAME), storable]
+    )
+    topics = TopicsField("Topics", validators=[InputRequired("Choose at least one topic.")])
+    cadence = SelectField(
+        "How often",
+        choices={
+            Cadence.DAILY: "Daily",
+            Cadence.WEEKLY: "Weekly, on the weekday below",
+            Cadence.MONTHLY: "Monthly, on the day below",
+        },
+    )
+    weekday = SelectField(
+        "Weekday (weekly)", choices={name: name.capitalize() for name in WEEKDAYS}
+    )
+    day = IntegerField(
+        "Day of the month (monthly; a month without it runs on its last day)",
+        validators=[Optional()],
+    )
+    time = StringField("Local time (HH:MM)", validators=[InputRequired(), Length(max=5)])
+    timezone = StringField(
+        "Time zone", default="Europe/London", validators=[InputRequired(), Length(max=64)]
+    )
+    subject = StringField(
+        "Subject: may use {org}, {name} and {date}",
+        default=DEFAULT_SUBJECT,
+        validators=[InputRequired(), Length(max=limits.DIGEST_SUBJECT), storable],
+    )
+    intro = TextAreaField(
+        "Introduction (Markdown)",
+        validators=[Optional(), Length(max=limits.DIGEST_INTRO), storable],
+    )
 
 
 class SendForm(FlaskForm):

@@ -61,6 +61,7 @@ def digest_progress(digest_id: int):
         sent=progress.sent,
         failed=progress.failed,
         skipped=progress.skipped,
+        already_sent=progress.already_sent,
         pending=progress.pending,
     )
 
