@@ -17,7 +17,9 @@ POLICY = (
 # An email's HTML carries inline styles (mail clients read no stylesheet). The pages that show
 # one as it will arrive are the staff preview and the development mail viewer; a srcdoc frame
 # takes its page's policy, so these pages allow inline styles, and still no script.
-SHOWS_EMAIL_HTML = frozenset({"console.digest_preview", "devmail.show_html"})
+SHOWS_EMAIL_HTML = frozenset(
+    {"console.digest_preview", "console.schedule_preview", "devmail.show_html"}
+)
 
 
 def content_security_policy(

@@ -42,6 +42,7 @@ def test_staff_write_compose_send_and_watch_a_digest_finish(
         page.get_by_label("Title").fill(title)
         page.get_by_label("Body (Markdown)").fill(f"All about **{title.lower()}**.")
         page.locator("label", has_text=topic).click()
+        page.get_by_label("Announce it now").uncheck()  # these wait for the digest
         page.get_by_role("button", name="Preview").click()
         preview = page.get_by_role("region", name=f"Preview: {title}")
         expect(preview.locator("strong")).to_have_text(title.lower())
