@@ -1,12 +1,17 @@
 """Delivery benchmark: one digest to N subscribers with W workers, against a plain-smtplib limit.
 
     .venv/bin/python bench/delivery.py --recipients 100000 --workers 2
+    .venv/bin/python bench/delivery.py --recipients 100000 --topics 10 --already-sent
     .venv/bin/python bench/delivery.py --audience-only 1000000
 
-It builds its own PostgreSQL database (postgresql://postgres@127.0.0.1:5432/updates_bench_delivery,
-dropped at the end) and uses Redis database 14 on 127.0.0.1:6379. Mail goes to Postfix's
-smtp-sink (a C sink, fast enough not to be the bottleneck), taken from Debian's postfix package
-with `apt-get download` and unpacked under bench/.cache; without it, aiosmtpd
+With --already-sent, a third of the readers were sent some of the digest's updates before, in
+one announcement per topic (its first update) to that topic's followers, so their copies leave
+those out and each batch reads who has what from the ledger: the at-most-once cost.
+
+It builds its own PostgreSQL database (updates_bench_delivery_PID on postgres@127.0.0.1:5432,
+dropped at the end) and uses Redis database 14 on 127.0.0.1:6379, or BENCH_REDIS_URL. Mail goes
+to Postfix's smtp-sink (a C sink, fast enough not to be the bottleneck), taken from Debian's
+postfix package with `apt-get download` and unpacked under bench/.cache; without it, aiosmtpd
 (bench/smtp_sink.py) stands in. It prints messages per second, each worker's peak RSS and the
 time to build the audience, then the limit measured in the same run: the same number of plain
 smtplib clients sending as many pre-built messages of the same size over one connection each.
@@ -30,9 +35,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / ".cache"
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-DB_NAME = "updates_bench_delivery"
+DB_NAME = f"updates_bench_delivery_{os.getpid()}"  # runs beside each other never collide
 DB_URL = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
-REDIS_URL = "redis://127.0.0.1:6379/14"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 sys.path.insert(0, str(ROOT))
 
 
@@ -179,6 +184,37 @@ def populate(app, recipients: int, topics: int) -> None:
         db.session.commit()
 
 
+def announce_to_a_third(app, digest_id: int) -> int:
+    """One sent announcement per topic, of the digest's first update in it, to the followers of
+    that topic whose id is a multiple of 3; returns how many readers were sent one."""
+    from sqlalchemy import text
+
+    from updates.extensions import db
+    from updates.models import Digest, DigestKind, DigestStatus
+    from updates.news.digests import create_digest
+
+    with app.app_context():
+        digest = db.session.get(Digest, digest_id)
+        for topic in digest.topics:
+            first = next(i.update for i in digest.items if topic in i.update.topics)
+            announcement = create_digest(
+                first.title, "", [first.id], [topic.slug], DigestKind.ANNOUNCEMENT
+            )
+            announcement.status = DigestStatus.SENT
+            db.session.execute(
+                text(
+                    "INSERT INTO deliveries (digest_id, subscriber_id, status, attempts, sent_at)"
+                    " SELECT :digest, subscriber_id, 'sent', 1, now() FROM subscriptions"
+                    " WHERE topic_id = :topic AND subscriber_id % 3 = 0"
+                ),
+                {"digest": announcement.id, "topic": topic.id},
+            )
+        db.session.commit()
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
+        return db.session.scalar(text("SELECT count(DISTINCT subscriber_id) FROM deliveries"))
+
+
 def compose(app, topics: int) -> int:
     from updates.news.digests import create_digest
     from updates.news.publishing import create_update
@@ -293,6 +329,7 @@ def send_run(args: argparse.Namespace) -> dict[str, object]:
     from updates import create_app
     from updates.extensions import db
     from updates.models import Delivery, Digest
+    from updates.news import digests
     from updates.worker import delivery
 
     Redis.from_url(REDIS_URL).flushdb()
@@ -308,6 +345,7 @@ def send_run(args: argparse.Namespace) -> dict[str, object]:
     populate(app, args.recipients, args.topics)
     digest_id = compose(app, args.topics)
     message = sample_message(app, digest_id)
+    already = announce_to_a_third(app, digest_id) if args.already_sent else 0
 
     workers = [
         subprocess.Popen(
@@ -348,6 +386,7 @@ def send_run(args: argparse.Namespace) -> dict[str, object]:
                 .select_from(Delivery)
                 .where(Delivery.digest_id == digest_id, Delivery.status == "sent")
             )
+            left_out = digests.progress(digest_id).already_sent
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
@@ -360,6 +399,9 @@ def send_run(args: argparse.Namespace) -> dict[str, object]:
     rate = sent / sending_seconds
     return {
         "recipients": recipients,
+        "topics": args.topics,
+        "readers_already_sent_some": already,
+        "left_out_having_all": left_out,
         "workers": args.workers,
         "batch_size": args.batch_size,
         "sink": sink.kind,
@@ -416,6 +458,11 @@ def main() -> None:
     parser.add_argument("--topics", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=2000)
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument(
+        "--already-sent",
+        action="store_true",
+        help="a third of the readers were sent some of the digest's updates already",
+    )
     parser.add_argument(
         "--audience-only",
         type=int,
