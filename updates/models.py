@@ -419,6 +419,33 @@ class Delivery(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(300))
     sent_at: Mapped[datetime | None]
+    # The variant sent (what updates it held), set with the sent status. No foreign key: the
+    # ledger's per-message UPDATE stays one index lookup.
+    variant_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(db.Integer, "sqlite"))
+
+
+class SentVariant(db.Model):
+    """A variant of a digest as sent: which of its updates went to the readers who got it."""
+
+    __tablename__ = "variants"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(db.Integer, "sqlite"), primary_key=True
+    )
+    digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"), index=True)
+
+
+variant_updates = Table(
+    "variant_updates",
+    db.metadata,
+    Column(
+        "variant_id",
+        BigInteger().with_variant(db.Integer, "sqlite"),
+        ForeignKey("variants.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("update_id", ForeignKey("updates.id", ondelete="CASCADE"), primary_key=True),
+)
 
 
 class Batch(db.Model):

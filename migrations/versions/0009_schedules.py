@@ -1,4 +1,7 @@
-"""schedules, the digests they compose, and an index of the digests that carried each update
+"""schedules, the digests they compose, and which updates each delivery sent
+
+A delivery sent names its variant; a variant lists the updates it held. Deliveries sent before
+this revision have none: their digest's updates stand for what they held.
 
 Revision ID: 0009
 Revises: 0008
@@ -53,8 +56,32 @@ def upgrade():
     with op.batch_alter_table('digest_updates', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_digest_updates_update_id'), ['update_id'], unique=False)
 
+    op.create_table('variants',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('digest_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['digest_id'], ['digests.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('variants', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_variants_digest_id'), ['digest_id'], unique=False)
+    op.create_table('variant_updates',
+    sa.Column('variant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('update_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['update_id'], ['updates.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['variant_id'], ['variants.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('variant_id', 'update_id')
+    )
+    with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('variant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True))
+
 
 def downgrade():
+    with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.drop_column('variant_id')
+    op.drop_table('variant_updates')
+    with op.batch_alter_table('variants', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_variants_digest_id'))
+    op.drop_table('variants')
     with op.batch_alter_table('digest_updates', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_digest_updates_update_id'))
     with op.batch_alter_table('digests', schema=None) as batch_op:

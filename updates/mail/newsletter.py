@@ -105,6 +105,8 @@ class Variant:
         # email rather than an empty one.
         self.empty = bool(digest.items) and not sections
         self.all_sent = self.empty and bool(already) and bool(sections_for(digest, topic_ids))
+        self.update_ids = frozenset(u.id for section in sections for u in section.updates)
+        self.record_id: int | None = None  # its row in the ledger's variants, once sent
         context = {
             "digest": digest,
             "sections": sections,

@@ -23,7 +23,6 @@ from datetime import timedelta
 from flask import current_app
 from rq import Queue, Retry
 from sqlalchemy import and_, exists, func, insert, literal, or_, select, text, update
-from sqlalchemy.orm import aliased
 
 from updates import logs, queues
 from updates.extensions import db
@@ -39,8 +38,8 @@ from updates.models import (
     Digest,
     DigestKind,
     DigestStatus,
-    DigestUpdate,
     Frequency,
+    SentVariant,
     SkipReason,
     Subscriber,
     SubscriberStatus,
@@ -48,8 +47,9 @@ from updates.models import (
     SuppressionReason,
     digest_topics,
     utcnow,
+    variant_updates,
 )
-from updates.news.sent import carriers, reached
+from updates.news.sent import carriers, received
 from updates.queues import Jobs
 from updates.subscribers.suppression import suppress, suppressed_among
 from updates.worker.ledger import Ledger, open_ledger
@@ -316,17 +316,19 @@ def _already_sent(batch: Batch, digest: Digest) -> dict[int, set[int]]:
     every, earlier = carriers(update_ids, digest.id)
     if not every:
         return {}
-    other = aliased(Delivery)
-    rows = db.session.execute(
-        select(Delivery.id, DigestUpdate.update_id)
-        .join(other, other.subscriber_id == Delivery.subscriber_id)
-        .join(DigestUpdate, DigestUpdate.digest_id == other.digest_id)
+    batch_readers = (
+        select(Delivery.id.label("delivery_id"), Delivery.subscriber_id)
         .where(
             Delivery.digest_id == digest.id,
             Delivery.id.between(batch.first_id, batch.last_id),
             Delivery.status == DeliveryStatus.PENDING,
-            DigestUpdate.update_id.in_(update_ids),
-            reached(other, every, earlier),
+        )
+        .subquery()
+    )
+    had = received(update_ids, every, earlier, select(batch_readers.c.subscriber_id)).subquery()
+    rows = db.session.execute(
+        select(batch_readers.c.delivery_id, had.c.update_id).join(
+            had, had.c.subscriber_id == batch_readers.c.subscriber_id
         )
     )
     already: dict[int, set[int]] = defaultdict(set)
@@ -428,6 +430,8 @@ def _send(batch: Batch, digest: Digest, recipients: list[Recipient], ledger: Led
             variant = variants.get(recipient.variant)
             if variant is None:
                 variant = variants[recipient.variant] = Variant(digest, *recipient.variant)
+                if not variant.empty:
+                    variant.record_id = _record_variant(digest_id, variant.update_ids)
             if variant.empty:
                 reason = SkipReason.ALREADY_SENT if variant.all_sent else SkipReason.NO_UPDATES
                 ledger.ended(recipient.delivery_id, DeliveryStatus.SKIPPED, reason)
@@ -445,7 +449,7 @@ def _send(batch: Batch, digest: Digest, recipients: list[Recipient], ledger: Led
         for recipient, failure in relay.send_many(messages(), before_final_dot=ledger.settle):
             log.debug("delivery %s: %s", recipient.delivery_id, failure or "sent")
             if failure is None:
-                ledger.sent(recipient.delivery_id)
+                ledger.sent(recipient.delivery_id, variants[recipient.variant].record_id)
                 sent += 1
             elif isinstance(failure, PermanentFailure):
                 failed += 1
@@ -459,6 +463,18 @@ def _send(batch: Batch, digest: Digest, recipients: list[Recipient], ledger: Led
                 deferred += _defer(recipient.delivery_id, str(failure))
     log.info("batch %s: %s sent, %s failed, %s deferred", batch.id, sent, failed, deferred)
     return "stopped" if stopped else deferred
+
+
+def _record_variant(digest_id: int, update_ids: frozenset[int]) -> int:
+    """A row naming the updates this variant holds, committed before any delivery names it."""
+    variant_id = db.session.execute(
+        insert(SentVariant).values(digest_id=digest_id).returning(SentVariant.id)
+    ).scalar_one()
+    db.session.execute(
+        insert(variant_updates), [{"variant_id": variant_id, "update_id": u} for u in update_ids]
+    )
+    db.session.commit()
+    return variant_id
 
 
 # -- periodic ------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from updates.models import Delivery, DeliveryStatus, utcnow
 
 SENT = (
     f"UPDATE {Delivery.__tablename__} SET status = '{DeliveryStatus.SENT}', sent_at = $1,"
-    " last_error = NULL, attempts = attempts + 1 WHERE id = $2"
+    " last_error = NULL, attempts = attempts + 1, variant_id = $3 WHERE id = $2"
 )
 ENDED = (
     f"UPDATE {Delivery.__tablename__} SET status = $1, last_error = $2,"
@@ -39,7 +39,7 @@ def _now() -> str:
 class Ledger(Protocol):
     """Where the send loop records each delivery's outcome."""
 
-    def sent(self, delivery_id: int) -> None: ...
+    def sent(self, delivery_id: int, variant_id: int | None) -> None: ...
 
     def ended(self, delivery_id: int, status: str, error: str) -> None: ...
 
@@ -60,11 +60,11 @@ class DbApiLedger:
     def __init__(self) -> None:
         self.connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         self.cursor = self.connection.connection.driver_connection.cursor()
-        self._sent = SENT.replace("$1", "?").replace("$2", "?")
+        self._sent = SENT.replace("$1", ":at").replace("$2", ":id").replace("$3", ":variant")
         self._ended = ENDED.replace("$1", "?").replace("$2", "?").replace("$3", "?")
 
-    def sent(self, delivery_id: int) -> None:
-        self.cursor.execute(self._sent, (_now(), delivery_id))
+    def sent(self, delivery_id: int, variant_id: int | None) -> None:
+        self.cursor.execute(self._sent, {"at": _now(), "id": delivery_id, "variant": variant_id})
 
     def ended(self, delivery_id: int, status: str, error: str) -> None:
         self.cursor.execute(self._ended, (status, error[:300], delivery_id))
@@ -90,9 +90,10 @@ class PostgresLedger:
         self._check(self.pg.prepare(b"sent", SENT.encode()))
         self._check(self.pg.prepare(b"ended", ENDED.encode()))
 
-    def sent(self, delivery_id: int) -> None:
+    def sent(self, delivery_id: int, variant_id: int | None) -> None:
         self.settle()
-        self.pg.send_query_prepared(b"sent", [_now().encode(), str(delivery_id).encode()])
+        variant = None if variant_id is None else str(variant_id).encode()
+        self.pg.send_query_prepared(b"sent", [_now().encode(), str(delivery_id).encode(), variant])
         self.waiting = True
 
     def ended(self, delivery_id: int, status: str, error: str) -> None:
