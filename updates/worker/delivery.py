@@ -412,7 +412,10 @@ def _send_claimed(batch_id: int, batch: Batch) -> str:
 def _send(batch: Batch, digest: Digest, recipients: list[Recipient], ledger: Ledger) -> int | str:
     """The sending loop; returns how many were deferred with a 4xx, or "stopped"."""
     digest_id = digest.id  # read once: attributes of ORM objects reload after every commit
-    variants: dict[tuple[frozenset[int], frozenset[int]], Variant] = {}
+    # Every variant of the batch, rendered before the first message, and the updates each holds
+    # recorded in one commit, before any delivery names its variant.
+    variants = {key: Variant(digest, *key) for key in dict.fromkeys(r.variant for r in recipients)}
+    _record_variants(digest_id, [v for v in variants.values() if not v.empty])
     rate = SendRate(queues.redis_connection(), current_app.config["SEND_RATE"])
     sender = envelope_sender()
     sign = dkim_signer()
@@ -427,11 +430,7 @@ def _send(batch: Batch, digest: Digest, recipients: list[Recipient], ledger: Led
                 if not _still_sending(batch, digest_id):
                     stopped = True
                     return
-            variant = variants.get(recipient.variant)
-            if variant is None:
-                variant = variants[recipient.variant] = Variant(digest, *recipient.variant)
-                if not variant.empty:
-                    variant.record_id = _record_variant(digest_id, variant.update_ids)
+            variant = variants[recipient.variant]
             if variant.empty:
                 reason = SkipReason.ALREADY_SENT if variant.all_sent else SkipReason.NO_UPDATES
                 ledger.ended(recipient.delivery_id, DeliveryStatus.SKIPPED, reason)
@@ -465,16 +464,24 @@ def _send(batch: Batch, digest: Digest, recipients: list[Recipient], ledger: Led
     return "stopped" if stopped else deferred
 
 
-def _record_variant(digest_id: int, update_ids: frozenset[int]) -> int:
-    """A row naming the updates this variant holds, committed before any delivery names it."""
-    variant_id = db.session.execute(
-        insert(SentVariant).values(digest_id=digest_id).returning(SentVariant.id)
-    ).scalar_one()
+def _record_variants(digest_id: int, variants: list[Variant]) -> None:
+    """A row per distinct set of updates held, and the updates in it; two statements, one commit.
+    Variants that differ only in topics followed (and so in unsubscribe links) share a row."""
+    held = list(dict.fromkeys(v.update_ids for v in variants))
+    if not held:
+        return
+    ids = db.session.scalars(
+        insert(SentVariant).returning(SentVariant.id, sort_by_parameter_order=True),
+        [{"digest_id": digest_id} for _ in held],
+    ).all()
+    record = dict(zip(held, ids, strict=True))
     db.session.execute(
-        insert(variant_updates), [{"variant_id": variant_id, "update_id": u} for u in update_ids]
+        insert(variant_updates),
+        [{"variant_id": record[updates], "update_id": u} for updates in held for u in updates],
     )
     db.session.commit()
-    return variant_id
+    for variant in variants:
+        variant.record_id = record[variant.update_ids]
 
 
 # -- periodic ------------------------------------------------------------------------------
