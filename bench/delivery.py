@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/delivery.py --recipients 100000 --workers 2
     .venv/bin/python bench/delivery.py --recipients 100000 --topics 10 --already-sent
+    .venv/bin/python bench/delivery.py --recipients 100000 --topics 10 --paired
     .venv/bin/python bench/delivery.py --audience-only 1000000
 
 With --already-sent, a third of the readers were sent some of the digest's updates before, in
@@ -321,16 +322,11 @@ def schedule_now(digest) -> None:
 
 def send_run(args: argparse.Namespace) -> dict[str, object]:
     from redis import Redis
-    from sqlalchemy import func, select
 
     sink = Sink()
     env = environment(sink.port, args.batch_size)
     os.environ.update(env)
     from updates import create_app
-    from updates.extensions import db
-    from updates.models import Delivery, Digest
-    from updates.news import digests
-    from updates.worker import delivery
 
     Redis.from_url(REDIS_URL).flushdb()
     subprocess.run(
@@ -345,7 +341,6 @@ def send_run(args: argparse.Namespace) -> dict[str, object]:
     populate(app, args.recipients, args.topics)
     digest_id = compose(app, args.topics)
     message = sample_message(app, digest_id)
-    already = announce_to_a_third(app, digest_id) if args.already_sent else 0
 
     workers = [
         subprocess.Popen(
@@ -358,35 +353,23 @@ def send_run(args: argparse.Namespace) -> dict[str, object]:
         for _ in range(args.workers)
     ]
     peaks = {worker.pid: 0.0 for worker in workers}
+    runs = []
     try:
         time.sleep(2)  # workers up and idle
-        with app.app_context():
-            digest = db.session.get(Digest, digest_id)
-            schedule_now(digest)
-            started = time.perf_counter()
-            assert delivery._claim_start(digest_id)
-            recipients = delivery._materialise(digest_id, digest.kind)
-            audience_seconds = time.perf_counter() - started
-            sending_started = time.perf_counter()
-            delivery.enqueue_batches(digest_id)
-            while True:
-                for worker in workers:
-                    for pid in [worker.pid, *descendants(worker.pid)]:
-                        owner = worker.pid
-                        peaks[owner] = max(peaks[owner], peak_rss_mb(pid))
-                db.session.expire_all()
-                if db.session.get(Digest, digest_id).status == "sent":
-                    break
-                if time.perf_counter() - sending_started > args.timeout:
-                    raise RuntimeError("timed out waiting for the digest to be sent")
-                time.sleep(0.2)
-            sending_seconds = time.perf_counter() - sending_started
-            sent = db.session.scalar(
-                select(func.count())
-                .select_from(Delivery)
-                .where(Delivery.digest_id == digest_id, Delivery.status == "sent")
-            )
-            left_out = digests.progress(digest_id).already_sent
+        # --paired: ordinary and at-most-once digests in turn, each of fresh updates, on the
+        # same workers and database, so that both kinds meet the same load.
+        kinds = (
+            ["ordinary", "already sent", "ordinary", "already sent"]
+            if args.paired
+            else ["already sent" if args.already_sent else "ordinary"]
+        )
+        for n, kind in enumerate(kinds):
+            if n:
+                digest_id = compose(app, args.topics)
+            already = announce_to_a_third(app, digest_id) if kind == "already sent" else 0
+            run = time_digest(app, digest_id, workers, peaks, args.timeout)
+            runs.append({"kind": kind, "readers_already_sent_some": already, **run})
+            print(json.dumps(runs[-1]), flush=True)
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
@@ -396,24 +379,74 @@ def send_run(args: argparse.Namespace) -> dict[str, object]:
     received = sink.count()
     limit = plain_smtplib_rate(sink.port, message, min(args.recipients, 40000), args.workers)
     sink.stop()
-    rate = sent / sending_seconds
-    return {
-        "recipients": recipients,
+    first = runs[0]
+    result = {
+        "recipients": first["recipients"],
         "topics": args.topics,
-        "readers_already_sent_some": already,
-        "left_out_having_all": left_out,
         "workers": args.workers,
         "batch_size": args.batch_size,
         "sink": sink.kind,
         "message_bytes": len(message),
+        "runs": runs,
+        "sent": sum(run["sent"] for run in runs),
+        "received": received,
+        "worker_peak_rss_mb": [round(p, 1) for p in peaks.values()],
+        "plain_smtplib_messages_per_second": round(limit),
+    }
+    if not args.paired:
+        result["messages_per_second"] = first["messages_per_second"]
+        result["ratio_to_plain_smtplib"] = round(first["messages_per_second"] / limit, 2)
+        return result
+    rates = {kind: [r["messages_per_second"] for r in runs if r["kind"] == kind] for kind in kinds}
+    ordinary = sum(rates["ordinary"]) / len(rates["ordinary"])
+    at_most_once = sum(rates["already sent"]) / len(rates["already sent"])
+    result["already_sent_to_ordinary"] = round(at_most_once / ordinary, 3)
+    return result
+
+
+def time_digest(app, digest_id: int, workers, peaks: dict, timeout: float) -> dict:
+    """Start the digest, wait until it is sent; its timings and counts."""
+    from sqlalchemy import func, select
+
+    from updates.extensions import db
+    from updates.models import Delivery, Digest
+    from updates.news import digests
+    from updates.worker import delivery
+
+    with app.app_context():
+        digest = db.session.get(Digest, digest_id)
+        schedule_now(digest)
+        started = time.perf_counter()
+        assert delivery._claim_start(digest_id)
+        recipients = delivery._materialise(digest_id, digest.kind)
+        audience_seconds = time.perf_counter() - started
+        sending_started = time.perf_counter()
+        delivery.enqueue_batches(digest_id)
+        while True:
+            for worker in workers:
+                for pid in [worker.pid, *descendants(worker.pid)]:
+                    peaks[worker.pid] = max(peaks[worker.pid], peak_rss_mb(pid))
+            db.session.expire_all()
+            if db.session.get(Digest, digest_id).status == "sent":
+                break
+            if time.perf_counter() - sending_started > timeout:
+                raise RuntimeError("timed out waiting for the digest to be sent")
+            time.sleep(0.2)
+        sending_seconds = time.perf_counter() - sending_started
+        sent = db.session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(Delivery.digest_id == digest_id, Delivery.status == "sent")
+        )
+        progress = digests.progress(digest_id)
+    return {
+        "recipients": recipients,
         "audience_seconds": round(audience_seconds, 2),
         "sending_seconds": round(sending_seconds, 2),
         "sent": sent,
-        "received": received,
-        "messages_per_second": round(rate),
-        "worker_peak_rss_mb": [round(p, 1) for p in peaks.values()],
-        "plain_smtplib_messages_per_second": round(limit),
-        "ratio_to_plain_smtplib": round(rate / limit, 2),
+        "skipped": progress.skipped,
+        "left_out_having_all": progress.already_sent,
+        "messages_per_second": round(sent / sending_seconds),
     }
 
 
@@ -458,6 +491,11 @@ def main() -> None:
     parser.add_argument("--topics", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=2000)
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument(
+        "--paired",
+        action="store_true",
+        help="ordinary and --already-sent digests in turn, twice, on the same workers",
+    )
     parser.add_argument(
         "--already-sent",
         action="store_true",
