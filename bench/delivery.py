@@ -196,12 +196,14 @@ def announce_to_a_third(app, digest_id: int) -> int:
 
     with app.app_context():
         digest = db.session.get(Digest, digest_id)
+        announced = []
         for topic in digest.topics:
             first = next(i.update for i in digest.items if topic in i.update.topics)
             announcement = create_digest(
                 first.title, "", [first.id], [topic.slug], DigestKind.ANNOUNCEMENT
             )
             announcement.status = DigestStatus.SENT
+            announced.append(announcement.id)
             db.session.execute(
                 text(
                     "INSERT INTO deliveries (digest_id, subscriber_id, status, attempts, sent_at)"
@@ -213,7 +215,13 @@ def announce_to_a_third(app, digest_id: int) -> int:
         db.session.commit()
         db.session.execute(text("ANALYZE"))
         db.session.commit()
-        return db.session.scalar(text("SELECT count(DISTINCT subscriber_id) FROM deliveries"))
+        return db.session.scalar(
+            text(
+                "SELECT count(DISTINCT subscriber_id) FROM deliveries"
+                " WHERE digest_id = ANY(:announced)"
+            ),
+            {"announced": announced},
+        )
 
 
 def compose(app, topics: int) -> int:
