@@ -339,7 +339,9 @@ def suppressions() -> list[tuple[str | None, str]]:
 
 
 def send_another(sent, run_jobs) -> None:
-    digests.send(create_test_digest([sent.news], ["lps"], subject="More news"))
+    """A later digest, of news nobody has had yet."""
+    more = create_news("Later news", ["lps"])
+    digests.send(create_test_digest([more], ["lps"], subject="More news"))
     run_jobs()
 
 
