@@ -50,7 +50,10 @@ def test_a_reader_announced_an_update_is_not_sent_it_again_by_the_schedule(
     schedule_id = made.get_json()["id"]
     assert made.get_json()["next_run"].endswith("+00:00")
 
-    news = api.post("/api/updates", {"title": "Council budgets", "body": "B", "topics": ["lps"]})
+    news = api.post(
+        "/api/updates",
+        {"title": "Council budgets", "body": "B", "topics": ["lps"], "announce": True},
+    )
     assert news.status_code == 201
     announcement = news.get_json()["announcement"]
     run_jobs()
@@ -114,15 +117,24 @@ def test_a_digest_leaves_out_of_each_copy_what_that_reader_was_already_sent(
     assert (progress.skipped, progress.already_sent) == (3, 3)
 
 
-def test_publishing_without_announce_announces_nothing(api, readers, run_jobs, mail_server):
-    news = api.post(
-        "/api/updates", {"title": "Quiet", "body": "B", "topics": ["lps"], "announce": False}
+def test_publishing_announces_only_when_asked(api, readers, run_jobs, mail_server):
+    quiet = api.post("/api/updates", {"title": "Quiet", "body": "B", "topics": ["lps"]})
+    assert quiet.status_code == 201 and quiet.get_json()["announcement"] is None
+    off = {"title": "Off", "body": "B", "topics": ["lps"], "announce": False}
+    assert api.post("/api/updates", off).get_json()["announcement"] is None
+    care = {"title": "Care", "body": "B", "topics": ["care"], "announce": True}
+    assert api.post("/api/updates", care).get_json()["announcement"] is not None  # cy's
+    # A digest of the quiet one still reaches its every-announcement reader ada, and bob.
+    made = api.post(
+        "/api/digests", {"subject": "News", "updates": [quiet.get_json()["id"]], "topics": ["lps"]}
     )
-    assert news.status_code == 201 and news.get_json()["announcement"] is None
-    nobody = api.post("/api/updates", {"title": "Care", "body": "B", "topics": ["care"]})
-    assert nobody.get_json()["announcement"] is not None  # cy wants every announcement
+    assert api.post(f"/api/digests/{made.get_json()['id']}/send").status_code == 202
     run_jobs()
-    assert [m.recipients for m in mail_server.received] == [["cy@example.org"]]
+    assert sorted(r for m in mail_server.received for r in m.recipients) == [
+        "ada@example.org",
+        "bob@example.org",
+        "cy@example.org",
+    ]
     assert (
         api.post(
             "/api/updates", {"title": "T", "body": "B", "topics": ["lps"], "announce": 1}

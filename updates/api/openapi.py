@@ -311,7 +311,7 @@ SCHEMAS: dict[str, Any] = {
             "topics": {**SLUGS, "description": "Slugs of existing topics."},
             "announce": {
                 "type": "boolean",
-                "default": True,
+                "default": False,
                 "description": "Announce it at once to the followers of its topics who chose "
                 "every announcement (an `announcement` digest).",
             },

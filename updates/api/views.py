@@ -97,7 +97,9 @@ def create_update():
     topics = field(body, "topics", list)
     event = field(body, "event", dict, None)
     details = events.details_from(event) if event is not None else None
-    announcing = field(body, "announce", bool, True)
+    # Off unless asked for: a client of the contract's {title, body, topics} publishes, as it
+    # always did, and its later digest still reaches every reader.
+    announcing = field(body, "announce", bool, False)
     with transaction():
         update = publishing.create_update(title, markdown, topics)
         events.set_event(update, details)
