@@ -139,3 +139,25 @@ def test_a_missed_run_is_held_with_a_note_staff_see(app, people):
     editor = signed_in(app, "editor")
     shown = page(editor.get(f"/admin/digests/{digest.id}")).get_text()
     assert "missed its time by" in shown and "resume to send" in shown
+
+
+def test_a_digest_preview_as_a_reader_leaves_out_what_other_digests_sent_them(
+    app, people, run_jobs
+):
+    create_subscriber("ada@example.org", {"lps": "all"})
+    budgets = create_news("Council budgets", ["lps"])
+    roads = create_news("Road works", ["lps"])
+    digests.send(digests.create_digest("Now", "", [budgets.id], ["lps"], "announcement"))
+    run_jobs()
+    later = digests.create_digest("Round-up", "", [budgets.id, roads.id], ["lps"])
+    editor = signed_in(app, "editor")
+
+    shown = page(editor.get(f"/admin/digests/{later.id}/preview?as=ada@example.org"))
+    assert "Road works" in shown.find("pre").get_text()
+    assert "Council budgets" not in shown.find("pre").get_text()
+    everything = page(editor.get(f"/admin/digests/{later.id}/preview"))
+    assert "Council budgets" in everything.find("pre").get_text()  # any subscriber: all of it
+
+    only_budgets = digests.create_digest("Again", "", [budgets.id], ["lps"])
+    again = page(editor.get(f"/admin/digests/{only_budgets.id}/preview?as=ada@example.org"))
+    assert "already sent this subscriber every update" in again.get_text()

@@ -13,6 +13,7 @@ from updates.forms import ButtonForm
 from updates.mail.newsletter import Recipient, Variant
 from updates.models import Digest, utcnow
 from updates.news import digests
+from updates.news.sent import sent_to
 from updates.queues import Jobs
 from updates.subscribers.lookup import find_by_address
 from updates.transaction import transaction
@@ -131,10 +132,12 @@ def digest_retry(digest_id: int):
     return done(message, ".digest_detail", digest_id=digest.id)
 
 
-def _preview_variant(digest: Digest) -> tuple[frozenset[int], str, str]:
-    """The topics of the variant to preview, whose it is, and the address to show.
+def _preview_variant(digest: Digest) -> tuple[frozenset[int], frozenset[int], str, str]:
+    """The topics of the variant to preview, the updates it leaves out, whose it is, and the
+    address to show.
 
-    `?as=ADDRESS` shows what that subscriber gets; otherwise `?topics=slug,…`, or every topic.
+    `?as=ADDRESS` shows what that subscriber gets (less what other digests sent them);
+    otherwise `?topics=slug,…`, or every topic.
     """
     digest_topics = {t.slug: t.id for t in digest.topics}
     address = (request.args.get("as") or "").strip()[:320]
@@ -143,18 +146,21 @@ def _preview_variant(digest: Digest) -> tuple[frozenset[int], str, str]:
         if person is None:
             abort(404)
         followed = {s.topic_id for s in person.subscriptions}
-        return frozenset(followed & set(digest_topics.values())), person.email or "", "as"
+        updates = [item.update_id for item in digest.items]
+        already = frozenset(sent_to(person.id, updates, digest.id))
+        topics = frozenset(followed & set(digest_topics.values()))
+        return topics, already, person.email or "", "as"
     slugs = [s for s in (request.args.get("topics") or "").split(",") if s in digest_topics]
     chosen = [digest_topics[s] for s in slugs] or list(digest_topics.values())
-    return frozenset(chosen), "subscriber@example.org", "topics"
+    return frozenset(chosen), frozenset(), "subscriber@example.org", "topics"
 
 
 @blueprint.route("/digests/<int:digest_id>/preview")
 @staff_only
 def digest_preview(digest_id: int):
     digest = _digest(digest_id)
-    topic_ids, address, _ = _preview_variant(digest)
-    variant = Variant(digest, topic_ids)
+    topic_ids, already, address, _ = _preview_variant(digest)
+    variant = Variant(digest, topic_ids, already)
     text, page, _ = variant.personalise(Recipient(0, 0, address, 0, topic_ids))
     return render_template(
         "console/preview.html",
@@ -163,6 +169,7 @@ def digest_preview(digest_id: int):
         html=page,
         address=address,
         empty=variant.empty,
+        all_sent=variant.all_sent,
         shown=[t for t in digest.topics if t.id in topic_ids],
     )
 

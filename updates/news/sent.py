@@ -99,9 +99,10 @@ def received(
     return union_all(by_variant, by_digest)
 
 
-def sent_to(subscriber_id: int, update_ids: list[int]) -> set[int]:
-    """Which of the updates that reader was sent (or is being sent)."""
-    every, earlier = carriers(update_ids)
+def sent_to(subscriber_id: int, update_ids: list[int], digest_id: int | None = None) -> set[int]:
+    """Which of the updates that reader was sent (or is being sent), by digests other than
+    `digest_id`."""
+    every, earlier = carriers(update_ids, digest_id)
     if not every:
         return set()
     had = received(update_ids, every, earlier, select(literal(subscriber_id))).subquery()
