@@ -122,6 +122,7 @@ class UpdateForm(FlaskForm):
             "online_url": (self.online_url.data or "").strip(),
             "booking_url": (self.booking_url.data or "").strip(),
         }
+
     announce = BooleanField(
         "Announce it now to the followers of its topics who chose every announcement",
         default=True,
