@@ -223,3 +223,12 @@ def test_a_paused_schedule_does_not_run_and_resumes_from_the_next_slot(readers):
     change_schedule(reload(schedule), active=True, now=datetime(2027, 1, 3, 10))
     assert reload(schedule).next_run == datetime(2027, 1, 4, 9)
     assert len(run_due(now=datetime(2027, 1, 4, 9))) == 1
+
+
+def test_a_new_schedules_first_run_takes_news_from_one_period_before_it_was_made(readers):
+    made = datetime(2027, 1, 10, 12)
+    published_at("Last week's news", ["lps"], made - timedelta(days=6))
+    published_at("Older news", ["lps"], made - timedelta(days=8))
+    schedule = create_schedule("Weekly", ["lps"], MONDAYS_9_LONDON, now=made)
+    [digest] = run_due(now=schedule.next_run)
+    assert [item.update.title for item in digest.items] == ["Last week's news"]

@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from updates import limits
 from updates.extensions import db
 from updates.models import (
+    Cadence,
     Digest,
     DigestKind,
     DigestStatus,
@@ -38,6 +39,11 @@ from updates.news.sent import lacking_someone
 from updates.transaction import autocommit
 
 DEFAULT_SUBJECT = "{org} updates, {date}"
+FIRST_LOOK_BACK = {
+    Cadence.DAILY: timedelta(days=1),
+    Cadence.WEEKLY: timedelta(days=7),
+    Cadence.MONTHLY: timedelta(days=31),
+}
 PLACEHOLDERS = ("org", "name", "date")
 
 
@@ -158,8 +164,12 @@ def last_digests(schedule_ids: list[int]) -> dict[int, Digest]:
 
 
 def since(schedule: Schedule) -> datetime:
-    """Where the next run's news starts: its last run, or its creation."""
-    return schedule.last_run_at or schedule.created_at
+    """Where the next run's news starts: its last run; for its first, one period before it was
+    made, so that news published just before it is not passed over (what readers already
+    have is left out all the same)."""
+    if schedule.last_run_at is not None:
+        return schedule.last_run_at
+    return schedule.created_at - FIRST_LOOK_BACK[schedule.cadence]
 
 
 def news_for(schedule: Schedule, start: datetime, end: datetime) -> list[Update]:
