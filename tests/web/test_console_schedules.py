@@ -44,7 +44,7 @@ def test_an_editor_adds_a_schedule_and_sees_its_next_run(app, people):
     listed = page(editor.get("/admin/schedules")).find(id="schedules")
     row = [td.get_text(" ", strip=True) for td in listed.find("tbody").find_all("td")]
     assert row[0] == "Weekly round-up Mondays at 09:00 (Europe/London) Lps"
-    assert row[1] == schedule.next_run.strftime("%d %b %Y %H:%M")
+    assert row[1] == schedule.next_run.strftime("%d %b %Y %H:%M") + " 09:00 Europe/London"
     assert row[2] == "none yet"
     assert audit_actions()[-1] == "schedule added"
 
