@@ -9,10 +9,9 @@ from updates.extensions import db
 from updates.forms import ButtonForm
 from updates.mail.newsletter import Recipient, Variant
 from updates.models import Cadence, Schedule
-from updates.news import schedules
+from updates.news import digests, schedules
 from updates.news.cadence import WEEKDAYS, CadenceError, When, when
 from updates.news.publishing import ContentError
-from updates.news.sent import sent_to
 from updates.news.topics import all_topics
 from updates.subscribers.lookup import find_by_address
 from updates.transaction import transaction
@@ -30,7 +29,8 @@ def _schedule(schedule_id: int) -> Schedule:
 
 
 def _form(schedule: Schedule | None = None) -> ScheduleForm:
-    form = ScheduleForm(obj=None)
+    """The form as posted, or filled in from the schedule to edit it."""
+    form = ScheduleForm()
     if schedule is not None and request.method == "GET":
         form = ScheduleForm(
             formdata=None,
@@ -202,10 +202,7 @@ def schedule_preview(schedule_id: int):
         person = find_by_address(address)
         if person is None:
             return render_template("console/schedule_preview.html", **context, unknown=True), 404
-        topic_ids = frozenset(
-            s.topic_id for s in person.subscriptions if s.topic_id in {t.id for t in digest.topics}
-        )
-        already = frozenset(sent_to(person.id, [item.update_id for item in digest.items]))
+        topic_ids, already = digests.reader_variant(digest, person)
         variant = Variant(digest, topic_ids, already)
         text, page, _ = variant.personalise(Recipient(0, 0, person.email or "", 0, topic_ids))
         context.update(

@@ -13,7 +13,6 @@ from updates.forms import ButtonForm
 from updates.mail.newsletter import Recipient, Variant
 from updates.models import Digest, utcnow
 from updates.news import digests
-from updates.news.sent import sent_to
 from updates.queues import Jobs
 from updates.subscribers.lookup import find_by_address
 from updates.transaction import transaction
@@ -145,10 +144,7 @@ def _preview_variant(digest: Digest) -> tuple[frozenset[int], frozenset[int], st
         person = find_by_address(address)
         if person is None:
             abort(404)
-        followed = {s.topic_id for s in person.subscriptions}
-        updates = [item.update_id for item in digest.items]
-        already = frozenset(sent_to(person.id, updates, digest.id))
-        topics = frozenset(followed & set(digest_topics.values()))
+        topics, already = digests.reader_variant(digest, person)
         return topics, already, person.email or "", "as"
     slugs = [s for s in (request.args.get("topics") or "").split(",") if s in digest_topics]
     chosen = [digest_topics[s] for s in slugs] or list(digest_topics.values())

@@ -28,6 +28,7 @@ from updates.models import (
     utcnow,
 )
 from updates.news.publishing import ContentError, check_text, render_markdown, topics_for_slugs
+from updates.news.sent import sent_to
 from updates.queues import Jobs
 from updates.transaction import after_commit, autocommit
 
@@ -269,3 +270,12 @@ def unsent_updates(candidates: list[Update]) -> list[int]:
         if u.published_at is not None
         and all(last_sent.get(t) is None or u.published_at > last_sent[t] for t in topics_of[u.id])
     ]
+
+
+def reader_variant(digest: Digest, reader: Subscriber) -> tuple[frozenset[int], frozenset[int]]:
+    """The digest's topics the reader follows, and its updates other digests sent them: what
+    their copy would be made of."""
+    topic_ids = {topic.id for topic in digest.topics}
+    followed = frozenset(s.topic_id for s in reader.subscriptions if s.topic_id in topic_ids)
+    had = sent_to(reader.id, [item.update_id for item in digest.items], digest.id)
+    return followed, frozenset(had)
