@@ -40,8 +40,8 @@ def _database_engine() -> Engine:
             connect_args = {"timeout": timeout}  # SQLite: how long a locked file is waited for
         engine = create_engine(
             url,
-            pool_size=1,
-            max_overflow=0,
+            pool_size=1,  # one poll at a time, as a load balancer sends them…
+            max_overflow=2,  # …and room for a second and third at once, closed afterwards
             pool_timeout=timeout,
             pool_pre_ping=False,  # the check is itself the ping; a broken connection is dropped
             pool_recycle=1800,

@@ -41,6 +41,14 @@ def value(scrape: dict, name: str, **labels: str) -> float:
     return scrape[(name, tuple(sorted(labels.items())))]
 
 
+def unreachable_database(app_config: dict[str, object], tmp_path) -> str:
+    """A URL of the test's kind of database that cannot be reached: a closed port, a missing
+    folder."""
+    if str(app_config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql"):
+        return "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"
+    return f"sqlite:///{tmp_path / 'no-such-folder' / 'updates.db'}"
+
+
 @pytest.fixture
 def own_redis() -> Iterator[EmbeddedRedis]:
     """A redis-server of this test's own, to stop while the app runs."""
@@ -87,11 +95,7 @@ def test_readyz_answers_503_naming_redis_once_redis_is_stopped(
 def test_readyz_answers_503_naming_the_database_when_it_cannot_be_reached(
     app_config: dict[str, object], tmp_path
 ):
-    missing = (
-        "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"
-        if str(app_config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql")
-        else f"sqlite:///{tmp_path / 'no-such-folder' / 'updates.db'}"
-    )
+    missing = unreachable_database(app_config, tmp_path)
     client = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": missing}).test_client()
     response = client.get("/readyz")
     assert response.status_code == 503
@@ -268,3 +272,16 @@ def test_the_grafana_dashboard_charts_only_metrics_the_service_serves(client: Fl
     served = {family.name for family in text_string_to_metric_families(scrape)}
     assert len(charted) >= 10
     assert charted <= served, charted - served
+
+
+def test_a_scrape_with_the_database_down_still_answers_with_the_redis_figures(
+    app_config: dict[str, object], tmp_path
+):
+    missing = unreachable_database(app_config, tmp_path)
+    client = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": missing}).test_client()
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    scrape = samples(response.text)
+    assert value(scrape, "updates_scrape_ok", source="database") == 0
+    assert value(scrape, "updates_scrape_ok", source="redis") == 1
+    assert value(scrape, "updates_queue_jobs", queue="mail", state="queued") == 0
