@@ -67,6 +67,7 @@ DIGEST_STATUSES = (
 QUEUE_STATES = ("queued", "started", "scheduled", "deferred", "failed")
 EMAIL_OUTCOMES = "updates:metrics:email-outcomes"  # a hash: "kind:state" → count
 FINISHED = (DigestStatus.SENT, DigestStatus.CANCELLED)
+IDS_AT_ONCE = 500  # digest ids in one IN (…): a first scrape after years of digests
 
 
 def count_email_outcome(kind: str, state: str) -> None:
@@ -96,8 +97,8 @@ def _finished_counts() -> dict[int, tuple[object, dict[str, int]]]:
 def _counts_by_digest(digest_ids: list[int]) -> dict[int, dict[str, int]]:
     """Deliveries by digest and status, on the (digest_id, status) index."""
     counts: dict[int, dict[str, int]] = {digest_id: {} for digest_id in digest_ids}
-    if digest_ids:
-        where = Delivery.digest_id.in_(digest_ids)
+    for start in range(0, len(digest_ids), IDS_AT_ONCE):
+        where = Delivery.digest_id.in_(digest_ids[start : start + IDS_AT_ONCE])
         for digest_id, status, count in _grouped(Delivery.digest_id, Delivery.status, where=where):
             counts[digest_id][status] = count
     return counts
