@@ -30,11 +30,14 @@ def _database_engine() -> Engine:
         url = current_app.config["SQLALCHEMY_DATABASE_URI"]
         timeout = _timeout()
         if url.startswith("postgresql"):
-            # libpq waits at least 2 s to connect; the statement itself gets the timeout.
+            # libpq waits at least 2 s to connect. The server ends a statement that runs too
+            # long; a server that answers nothing at all is given up by the kernel, once what
+            # was sent has gone unacknowledged that long (TCP_USER_TIMEOUT).
             milliseconds = max(int(timeout * 1000), 1)
             connect_args: dict[str, object] = {
                 "connect_timeout": max(int(timeout + 0.999), 2),
                 "options": f"-c statement_timeout={milliseconds}",
+                "tcp_user_timeout": milliseconds,
             }
         else:
             connect_args = {"timeout": timeout}  # SQLite: how long a locked file is waited for

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -285,3 +288,43 @@ def test_a_scrape_with_the_database_down_still_answers_with_the_redis_figures(
     assert value(scrape, "updates_scrape_ok", source="database") == 0
     assert value(scrape, "updates_scrape_ok", source="redis") == 1
     assert value(scrape, "updates_queue_jobs", queue="mail", state="queued") == 0
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A TCP port that accepts connections and never says a word: a dependency that hangs."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                accepted.append(listener.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield listener.getsockname()[1]
+    listener.close()
+    for connection in accepted:
+        connection.close()
+
+
+def test_readyz_gives_up_on_a_redis_that_hangs(app_config: dict[str, object], silent_server):
+    hanging = f"redis://127.0.0.1:{silent_server}/0"
+    client = create_app({**app_config, "REDIS_URL": hanging}).test_client()
+    started = time.monotonic()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json["failed"] == ["redis"]
+    assert time.monotonic() - started < 3
+
+
+def test_readyz_gives_up_on_a_database_that_hangs(app_config: dict[str, object], silent_server):
+    if not str(app_config["SQLALCHEMY_DATABASE_URI"]).startswith("postgresql"):
+        pytest.skip("a SQLite file has no server to hang; the PostgreSQL run covers this")
+    hanging = f"postgresql+psycopg://postgres@127.0.0.1:{silent_server}/nowhere"
+    client = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": hanging}).test_client()
+    started = time.monotonic()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json["failed"] == ["database"]
+    assert time.monotonic() - started < 5  # libpq's shortest connect timeout is 2 s
