@@ -328,3 +328,24 @@ def test_readyz_gives_up_on_a_database_that_hangs(app_config: dict[str, object],
     assert response.status_code == 503
     assert response.json["failed"] == ["database"]
     assert time.monotonic() - started < 5  # libpq's shortest connect timeout is 2 s
+
+
+def test_sign_ups_are_counted_by_outcome(app_config: dict[str, object], topics):
+    app_config["SIGNUP_LIMIT_PER_IP"] = "2/minute"
+    client = create_app(app_config).test_client()
+
+    def outcomes() -> dict[str, float]:
+        scrape = samples(client.get("/metrics").text)
+        return {
+            dict(labels)["outcome"]: count
+            for (name, labels), count in scrape.items()
+            if name == "updates_signups_total"
+        }
+
+    before = outcomes()
+    assert sign_up(client, "not an address", ["events"]).status_code == 400
+    assert sign_up(client, "new@example.org", ["events"]).status_code == 200
+    assert sign_up(client, "again@example.org", ["events"]).status_code == 429
+    after = outcomes()
+    for outcome in ("invalid", "accepted", "rate_limited"):
+        assert after[outcome] - before.get(outcome, 0) == 1, outcome
