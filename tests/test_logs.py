@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +19,7 @@ from rq import Queue
 from tests.conftest import DrainingWorker
 from tests.factories import create_news, create_subscriber, create_test_digest, create_topics
 from tests.helpers import only_link, path_of, sign_up, submit_only_form
-from updates import logs
+from updates import ROOT, logs
 from updates.models import Batch, OutboundEmail
 from updates.news import digests
 from updates.queues import ALL_QUEUES
@@ -154,3 +157,24 @@ def test_text_lines_in_development_carry_the_ids_too():
         log.removeHandler(handler)
     line = stream.getvalue().strip()
     assert line.endswith("digest 7 for [address] [request_id=abc123 digest_id=7]")
+
+
+def test_in_production_the_app_writes_each_line_once_as_json(tmp_path):
+    """As gunicorn runs it: Flask's own handler is gone, the root's writes the line."""
+    script = (
+        "from updates import create_app\n"
+        "create_app().logger.error('could not mail someone@example.org')\n"
+    )
+    env = {
+        **os.environ,
+        "UPDATES_ENV": "production",  # JSON lines by default
+        "SECRET_KEY": "a-key-for-this-test",
+        "REDIS_URL": "redis://127.0.0.1:1/0",  # never reached
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'updates.db'}",
+    }
+    ran = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    (line,) = ran.stderr.splitlines()
+    assert json.loads(line) == {**json.loads(line), "level": "ERROR", "logger": "updates"}
+    assert json.loads(line)["message"] == "could not mail [address]"

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from flask import Flask, Response, request
+from flask.logging import default_handler
 
 from updates.redaction import redact
 
@@ -170,3 +171,6 @@ def register(app: Flask) -> None:
     app.teardown_request(_unbind_request)
     if not app.testing:
         configure(str(app.config["LOG_FORMAT"]), str(app.config["LOG_LEVEL"]))
+        # Flask gave its logger a plain stderr handler if the root had none yet: the app's
+        # lines go through the root's handler alone.
+        app.logger.removeHandler(default_handler)
