@@ -7,7 +7,8 @@ one scrape adds up. What describes the whole service is read at scrape time inst
 
 A worker forks a work horse for every newsletter batch. Named by pid, each horse would leave
 a file of its own behind, thousands a day, all read at every scrape; the horses of a worker
-(one at a time) share one file instead, which each goes on counting from.
+(one at a time) share one file instead, which each goes on counting from. The worker's other
+children, its periodic ticker and RQ's scheduler, count nothing, so never write to it.
 """
 
 from __future__ import annotations
