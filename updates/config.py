@@ -7,6 +7,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from updates import limits
 
@@ -81,6 +82,18 @@ def _suppression_key(
         # A signing key is rotated and may be shared with other tools; this one never changes.
         raise ConfigError("SUPPRESSION_KEY must not be one of the SECRET_KEY keys")
     return key
+
+
+def _timezone(env: Mapping[str, str]) -> str:
+    """The organisation's time zone, an IANA name; staff schedule sends in it."""
+    name = env.get("TIMEZONE", "") or "Europe/London"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"TIMEZONE must be an IANA time zone such as Europe/London, not {name!r}"
+        ) from None
+    return name
 
 
 def database_url(env: Mapping[str, str], instance_path: Path) -> str:
@@ -168,6 +181,7 @@ def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> di
         "BATCH_SIZE": _int(env, "BATCH_SIZE", 500),
         "BATCH_LEASE_SECONDS": _int(env, "BATCH_LEASE_SECONDS", 60),
         "SEND_LATE_MINUTES": _int(env, "SEND_LATE_MINUTES", 60),
+        "TIMEZONE": _timezone(env),
         "BOUNCE_WEBHOOK_TOKEN": env.get("BOUNCE_WEBHOOK_TOKEN", ""),
         "VERP_RETURN_PATH": verp,
         "DKIM_PRIVATE_KEY_FILE": env.get("DKIM_PRIVATE_KEY_FILE", ""),

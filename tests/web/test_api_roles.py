@@ -55,6 +55,10 @@ CALLS: list[tuple[str, str, Any, Callable[[Digest], None], bool, str | None]] = 
     ("POST", "/api/digests/{digest}/resume", None, paused, False, "digest resume"),
     ("POST", "/api/digests/{digest}/cancel", None, draft, False, "digest cancel"),
     ("GET", "/api/subscribers?email=ada@example.org", None, draft, False, None),
+    ("PATCH", "/api/updates/{update}", {"body": "Corrected."}, draft, False, "update corrected"),
+    ("DELETE", "/api/updates/{update}", None, draft, False, "update withdrawn"),
+    ("PATCH", "/api/digests/{digest}", {"subject": "S2"}, draft, False, "digest edited"),
+    ("DELETE", "/api/digests/{digest}", None, draft, False, "digest deleted"),
 ]
 CALLERS = ("admin", "editor", "no token", "revoked token")
 
@@ -114,7 +118,7 @@ def test_each_call_answers_each_caller_by_role_and_audits_what_it_changes(
 ):
     method, path, body, prepare, admins_only, action = call
     prepare(digest)
-    url = path.format(digest=digest.id)
+    url = path.format(digest=digest.id, update=digest.items[0].update_id)
     headers = {"Authorization": f"Bearer {tokens[caller]}"} if tokens[caller] else {}
     before = state()
 
@@ -125,7 +129,9 @@ def test_each_call_answers_each_caller_by_role_and_audits_what_it_changes(
     elif admins_only and caller == "editor":
         expected = 403
     else:
-        expected = {"GET": 200}.get(method, 202 if "/api/digests/" in path else 201)
+        expected = {"GET": 200, "PATCH": 200, "DELETE": 204}.get(
+            method, 202 if "/api/digests/" in path else 201
+        )
     assert response.status_code == expected, response.get_data(as_text=True)
     if expected >= 400:
         assert response.is_json and response.get_json()["error"]
@@ -141,7 +147,7 @@ def test_each_call_answers_each_caller_by_role_and_audits_what_it_changes(
 def test_the_matrix_covers_every_call_of_the_api(app):
     adapter = app.url_map.bind("localhost")
     covered = {
-        adapter.match(path.split("?")[0].format(digest=1), method=method)[0]
+        adapter.match(path.split("?")[0].format(digest=1, update=1), method=method)[0]
         for method, path, *_ in CALLS
     }
     endpoints = {

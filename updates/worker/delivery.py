@@ -46,6 +46,7 @@ from updates.models import (
     digest_topics,
     utcnow,
 )
+from updates.news.corrections import pin_revisions
 from updates.queues import Jobs
 from updates.subscribers.suppression import suppress, suppressed_among
 from updates.worker.ledger import Ledger, open_ledger
@@ -112,6 +113,8 @@ def _claim_start(digest_id: int) -> bool:
     ).rowcount
     if not won:
         db.session.rollback()
+    else:  # committed with the audience: what it sends is fixed from here on
+        pin_revisions(digest_id)
     return bool(won)
 
 
