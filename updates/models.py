@@ -289,9 +289,7 @@ class UpdateRevision(db.Model):
     __tablename__ = "update_revisions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    update_id: Mapped[int] = mapped_column(
-        ForeignKey("updates.id", ondelete="CASCADE"), index=True
-    )
+    update_id: Mapped[int] = mapped_column(ForeignKey("updates.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(300))
     body_markdown: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
