@@ -17,6 +17,8 @@ STAFF_PAGES = [
     "/admin/subscribers?q=reader",
     "/admin/digests/{digest}",
     "/admin/digests/{digest}/progress",
+    "/admin/digests/{digest}/edit",
+    "/admin/updates/{update}",
     "/admin/subscribers/{subscriber}",
 ]
 ADMIN_PAGES = ["/admin/topics", "/admin/suppressions", "/admin/staff", "/admin/audit"]
