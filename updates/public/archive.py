@@ -40,10 +40,10 @@ def show_update(update_id: int):
     update = db.session.get(Update, update_id)
     if update is None or update.published_at is None or update.published_at > utcnow():
         abort(404)
-    if update.withdrawn_at is not None:
-        page_abort("withdrawn.html", 410)
     if not any(topic.public and not topic.archived for topic in update.topics):
         abort(404)  # news for hidden topics only is for their followers, not the public archive
+    if update.withdrawn_at is not None:
+        page_abort("withdrawn.html", 410)
     return render_template("update.html", update=update)
 
 
