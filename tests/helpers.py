@@ -128,6 +128,19 @@ def press(client, path: str, label: str, **changes):
     return client.post(form.get("action") or path, data=values)
 
 
+def confirm(client, asked):
+    """Answer yes on the confirmation page `asked`, and return what that answers."""
+    assert asked.status_code == 200, asked.get_data(as_text=True)
+    form = page(asked).find("form", class_="confirm")
+    assert form is not None, "not a confirmation page"
+    return client.post(form["action"], data=form_values(form))
+
+
+def press_and_confirm(client, path: str, label: str, **changes):
+    """press(), then answer yes to the question it asks."""
+    return confirm(client, press(client, path, label, **changes))
+
+
 def errors_on(response) -> str:
     return " ".join(e.get_text() for e in page(response).select(".error-message"))
 

@@ -41,6 +41,14 @@ def test_defaults_match_the_documented_interface(tmp_path: Path):
     assert config["SEND_RATE"] == 0
     assert config["CHECK_EMAIL_DNS"] is False
     assert str(config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite:///")
+    assert config["TIMEZONE"] == "Europe/London"
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "GMT+5", "../../etc/passwd", "Europe/"])
+def test_an_unknown_time_zone_fails_loudly_at_start_up(tmp_path: Path, zone: str):
+    with pytest.raises(ConfigError, match="TIMEZONE must be an IANA time zone"):
+        load_config(tmp_path, {"TIMEZONE": zone})
+    assert load_config(tmp_path, {"TIMEZONE": "America/New_York"})["TIMEZONE"] == "America/New_York"
 
 
 def test_postgresql_urls_use_the_installed_driver(tmp_path: Path):

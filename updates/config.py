@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from updates import limits
 
@@ -130,6 +131,18 @@ def log_settings(env: Mapping[str, str]) -> tuple[str, str]:
     return log_format, level
 
 
+def _timezone(env: Mapping[str, str]) -> str:
+    """The organisation's time zone, an IANA name; staff schedule sends in it."""
+    name = env.get("TIMEZONE", "") or "Europe/London"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"TIMEZONE must be an IANA time zone such as Europe/London, not {name!r}"
+        ) from None
+    return name
+
+
 def database_url(env: Mapping[str, str], instance_path: Path) -> str:
     """DATABASE_URL with PostgreSQL pointed at psycopg 3, the driver we install."""
     url = env.get("DATABASE_URL", "") or f"sqlite:///{instance_path / 'updates.db'}"
@@ -219,6 +232,7 @@ def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> di
         "BATCH_SIZE": _int(env, "BATCH_SIZE", 500),
         "BATCH_LEASE_SECONDS": _int(env, "BATCH_LEASE_SECONDS", 60),
         "SEND_LATE_MINUTES": _int(env, "SEND_LATE_MINUTES", 60),
+        "TIMEZONE": _timezone(env),
         "BOUNCE_WEBHOOK_TOKEN": env.get("BOUNCE_WEBHOOK_TOKEN", ""),
         "METRICS_TOKEN": env.get("METRICS_TOKEN", "").strip(),  # empty: loopback clients only
         "WORKER_METRICS_PORT": _worker_metrics_port(env),  # 0: no worker endpoint

@@ -287,8 +287,47 @@ class Update(db.Model):
     body_html: Mapped[str] = mapped_column(Text)
     published_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revised_at: Mapped[datetime | None]  # the last correction, if any
+    withdrawn_at: Mapped[datetime | None]  # gone from its page, the archive and new digests
 
     topics: Mapped[list[Topic]] = relationship(secondary=update_topics, order_by=Topic.position)
+    revisions: Mapped[list[UpdateRevision]] = relationship(
+        order_by="UpdateRevision.id", back_populates="update", cascade="all, delete-orphan"
+    )
+
+    @property
+    def topic_ids(self) -> frozenset[int]:
+        return frozenset(topic.id for topic in self.topics)
+
+    @property
+    def update_id(self) -> int:
+        """Its own id, under the name a revision gives it: a digest shows either."""
+        return self.id
+
+
+class UpdateRevision(db.Model):
+    """An update as it read from one save to the next: its history, and what a digest that
+    started sending keeps showing whatever corrections follow."""
+
+    __tablename__ = "update_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    update_id: Mapped[int] = mapped_column(ForeignKey("updates.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    body_markdown: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    topic_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    update: Mapped[Update] = relationship(back_populates="revisions")
+    staff: Mapped[StaffUser | None] = relationship()
+
+    @property
+    def event(self) -> Event | None:
+        """The update's event as it stands: a moved or cancelled event reaches readers as such,
+        whichever revision of the text a digest pinned."""
+        return self.update.event
 
 
 class Event(db.Model):
@@ -334,8 +373,16 @@ class DigestUpdate(db.Model):
         ForeignKey("updates.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     position: Mapped[int] = mapped_column(default=0)
+    # Set when the digest starts sending: the revision it shows from then on.
+    revision_id: Mapped[int | None] = mapped_column(ForeignKey("update_revisions.id"))
 
     update: Mapped[Update] = relationship()
+    revision: Mapped[UpdateRevision | None] = relationship()
+
+    @property
+    def shown(self) -> Update | UpdateRevision:
+        """What the digest shows of this update: its pinned revision, else the update as now."""
+        return self.revision or self.update
 
 
 class Digest(db.Model):

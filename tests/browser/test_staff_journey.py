@@ -46,7 +46,7 @@ def test_staff_write_compose_send_and_watch_a_digest_finish(
         page.get_by_role("button", name="Preview").click()
         preview = page.get_by_role("region", name=f"Preview: {title}")
         expect(preview.locator("strong")).to_have_text(title.lower())
-        page.get_by_role("button", name="Publish").click()
+        page.get_by_role("button", name="Publish", exact=True).click()
         expect(page.get_by_role("status")).to_contain_text(title)
 
     page.get_by_role("link", name="Digests", exact=True).click()
@@ -83,7 +83,9 @@ def test_staff_write_compose_send_and_watch_a_digest_finish(
     page.get_by_role("link", name="Back to the digest").click()
 
     page.get_by_role("button", name="Send", exact=True).click()
-    expect(page.get_by_role("status")).to_contain_text("Digest sending")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Send to 2 subscribers now?")
+    page.get_by_role("button", name="Yes, send to 2 subscribers now").click()
+    expect(page.get_by_role("status")).to_contain_text("Sending to 2 subscribers now.")
     run_jobs()
     # The page polls for progress: no reload needed to see it finish.
     expect(page.locator('[data-field="status"]')).to_have_text("sent", timeout=15_000)

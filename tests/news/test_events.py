@@ -242,3 +242,15 @@ def test_staff_make_an_event_on_the_update_form(app, api):
     assert refused.status_code == 400
     assert "end after it starts" in page(refused).get_text()
     assert db.session.scalar(select(Update).where(Update.title == "Another")) is None
+
+
+def test_a_withdrawn_events_file_cancels_it_and_the_lists_leave_it_out(api, client):
+    update_id = publish(api, summit()).get_json()["id"]
+    assert api.client.delete(f"/api/updates/{update_id}", headers=api.headers).status_code == 204
+    calendar = parsed(client.get(f"/updates/{update_id}/event.ics"))
+    assert str(calendar["method"]) == "CANCEL"
+    [withdrawn] = vevents(calendar)
+    assert str(withdrawn["status"]) == "CANCELLED"
+    assert client.get(f"/updates/{update_id}").status_code == 410
+    assert vevents(parsed(client.get("/events.ics"))) == []
+    assert page(client.get("/events")).select("article") == []

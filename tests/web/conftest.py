@@ -20,11 +20,17 @@ def people(app: Flask) -> dict[str, int]:
     add_staff("editor@example.org", "editor", PASSWORD)
     create_topics("lps", "care")
     subscriber = create_subscriber("reader@example.org", ["lps"])
-    digest = create_test_digest([create_news("Budgets", ["lps"])], ["lps"])
+    update = create_news("Budgets", ["lps"])
+    digest = create_test_digest([update], ["lps"])
     suppression = Suppression(email_hash="0" * 64, email="old@example.org", reason="manual")
     db.session.add(suppression)
     db.session.commit()
-    return {"subscriber": subscriber.id, "digest": digest.id, "suppression": suppression.id}
+    return {
+        "subscriber": subscriber.id,
+        "digest": digest.id,
+        "suppression": suppression.id,
+        "update": update.id,
+    }
 
 
 @pytest.fixture

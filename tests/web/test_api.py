@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -49,6 +50,10 @@ CALLS = [
     ("PATCH", "/api/schedules/{digest}", {"active": False}),
     ("DELETE", "/api/schedules/{digest}", None),
     ("POST", "/api/schedules/{digest}/run", None),
+    ("PATCH", "/api/updates/{update}", {"title": "Council budgets, corrected"}),
+    ("DELETE", "/api/updates/{update}", None),
+    ("PATCH", "/api/digests/{digest}", {"subject": "March news"}),
+    ("DELETE", "/api/digests/{digest}", None),
 ]
 CONTRACT_PATHS = {
     "/api/topics",
@@ -63,6 +68,7 @@ CONTRACT_PATHS = {
     "/api/schedules",
     "/api/schedules/{id}",
     "/api/schedules/{id}/run",
+    "/api/updates/{id}",
 }
 
 
@@ -103,8 +109,9 @@ def api(app: Flask, client: FlaskClient) -> Api:
 
 @pytest.fixture
 def update_and_draft_digest(app) -> dict[str, Any]:
-    """Topics lps and care, an update in lps, and a draft digest of it."""
+    """Topics lps and care, a reader of lps, an update in lps, and a draft digest of it."""
     create_topics("lps", "care")
+    create_subscriber("reader@example.org", ["lps"])
     update = create_news("Council budgets", ["lps"])
     return {"update": update, "digest": create_test_digest([update], ["lps"])}
 
@@ -146,7 +153,9 @@ def test_every_call_without_a_valid_token_answers_401_and_changes_nothing(
         headers["Authorization"] = authorization.format(token=f"Bearer {token}")
     before = state()
     for method, path, body in CALLS:
-        url = path.format(digest=update_and_draft_digest["digest"].id)
+        url = path.format(
+            digest=update_and_draft_digest["digest"].id, update=update_and_draft_digest["update"].id
+        )
         response = client.open(url, method=method, json=body, headers=headers)
         assert_error(response, 401, "Authorization: Bearer TOKEN")
         assert response.headers["WWW-Authenticate"].lower().startswith("bearer")
@@ -173,7 +182,7 @@ def test_every_api_route_but_the_description_needs_a_token(app, client):
     routes = [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")]
     covered = {f"api.{name}" for name in ("openapi_document",)}
     for method, path, _body in CALLS:
-        url = path.format(digest=1)
+        url = path.format(digest=1, update=1)
         adapter = app.url_map.bind("localhost")
         endpoint, _values = adapter.match(url.split("?")[0], method=method)
         covered.add(endpoint)
@@ -535,7 +544,8 @@ def test_the_openapi_document_describes_every_call_without_a_token(client):
         if method != "parameters"
     ]
     assert {(path, method.upper()) for path, method, _ in operations} >= {
-        (path.split("?")[0].replace("{digest}", "{id}"), method) for method, path, _ in CALLS
+        (re.sub(r"{(digest|update)}", "{id}", path.split("?")[0]), method)
+        for method, path, _ in CALLS
     }
     for path, _method, operation in operations:
         codes = set(operation["responses"])

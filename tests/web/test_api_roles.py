@@ -86,6 +86,10 @@ CALLS: list[tuple[str, str, Any, Callable[[Digest], None], bool, str | None]] = 
     ("PATCH", "/api/schedules/{schedule}", {"active": False}, draft, False, "schedule changed"),
     ("DELETE", "/api/schedules/{schedule}", None, draft, False, "schedule deleted"),
     ("POST", "/api/schedules/{schedule}/run", None, draft, False, "schedule run"),
+    ("PATCH", "/api/updates/{update}", {"body": "Corrected."}, draft, False, "update corrected"),
+    ("DELETE", "/api/updates/{update}", None, draft, False, "update withdrawn"),
+    ("PATCH", "/api/digests/{digest}", {"subject": "S2"}, draft, False, "digest edited"),
+    ("DELETE", "/api/digests/{digest}", None, draft, False, "digest deleted"),
 ]
 EXPECTED = {"GET": 200, "PATCH": 200, "DELETE": 204}
 CALLERS = ("admin", "editor", "no token", "revoked token")
@@ -151,7 +155,7 @@ def test_each_call_answers_each_caller_by_role_and_audits_what_it_changes(
 ):
     method, path, body, prepare, admins_only, action = call
     prepare(digest)
-    url = path.format(digest=digest.id, schedule=schedule.id)
+    url = path.format(digest=digest.id, schedule=schedule.id, update=digest.items[0].update_id)
     headers = {"Authorization": f"Bearer {tokens[caller]}"} if tokens[caller] else {}
     before = state()
 
@@ -179,7 +183,7 @@ def test_each_call_answers_each_caller_by_role_and_audits_what_it_changes(
 def test_the_matrix_covers_every_call_of_the_api(app):
     adapter = app.url_map.bind("localhost")
     covered = {
-        adapter.match(path.split("?")[0].format(digest=1, schedule=1), method=method)[0]
+        adapter.match(path.split("?")[0].format(digest=1, schedule=1, update=1), method=method)[0]
         for method, path, *_ in CALLS
     }
     endpoints = {

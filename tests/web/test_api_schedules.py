@@ -203,3 +203,12 @@ def test_staff_change_pause_and_delete_a_schedule(api, readers, client):
     assert db.session.get(Digest, digest_id).schedule_id is None  # the digest stays
     assert_error(api.get("/api/schedules/99999999999"), 404)
     assert db.session.scalar(select(func.count()).select_from(Delivery)) == 0
+
+
+def test_a_withdrawn_update_is_left_out_of_the_schedules_next_run(api, readers, run_jobs):
+    schedule_id = api.post("/api/schedules", WEEKLY).get_json()["id"]
+    news = api.post("/api/updates", {"title": "Typo", "body": "B", "topics": ["lps"]})
+    withdrawn = api.client.delete(f"/api/updates/{news.get_json()['id']}", headers=api.headers)
+    assert withdrawn.status_code == 204
+    run = api.post(f"/api/schedules/{schedule_id}/run")
+    assert run.status_code == 202 and run.get_json() == {"digest": None}

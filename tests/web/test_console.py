@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.factories import create_subscriber
-from tests.helpers import form_values, form_with_button, page, sign_in
+from tests.helpers import confirm, form_values, form_with_button, page, sign_in
 from updates.extensions import db
 from updates.models import AuditEvent, Digest, StaffUser, Suppression, Update
 
@@ -17,6 +17,8 @@ STAFF_PAGES = [
     "/admin/subscribers?q=reader",
     "/admin/digests/{digest}",
     "/admin/digests/{digest}/progress",
+    "/admin/digests/{digest}/edit",
+    "/admin/updates/{update}",
     "/admin/subscribers/{subscriber}",
 ]
 ADMIN_PAGES = ["/admin/topics", "/admin/suppressions", "/admin/staff", "/admin/audit"]
@@ -144,7 +146,10 @@ def test_an_editor_writes_composes_and_sends_and_staff_can_watch_it_finish(
     detail_path = created.headers["Location"]
 
     send = form_with_button(page(client.get(detail_path)), "Send")
-    assert client.post(send["action"], data=form_values(send)).status_code == 303
+    asked = client.post(send["action"], data=form_values(send))
+    # Only both@ gets an email: the reader follows lps, and the digest has no lps update.
+    assert page(asked).h1.get_text() == "Send to 1 subscriber now?"
+    assert confirm(client, asked).status_code == 303
     run_jobs()
 
     [message] = mail_server.messages_to("both@example.org")

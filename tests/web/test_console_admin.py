@@ -15,6 +15,7 @@ from tests.helpers import (
     page,
     path_of,
     press,
+    press_and_confirm,
     sign_in,
     signed_in,
 )
@@ -616,7 +617,7 @@ def test_failed_deliveries_are_listed_and_retried_once_the_cause_is_gone(
     mail_server.refuse("reader@example.org", "550 5.7.1 Rejected by policy")
     editor = signed_in(app, "editor")
     path = f"/admin/digests/{ids['digest']}"
-    assert press(editor, path, "Send").status_code == 303
+    assert press_and_confirm(editor, path, "Send").status_code == 303
     run_jobs()
     assert len(mail_server.messages_to("fine@example.org")) == 1
     assert mail_server.messages_to("reader@example.org") == []
@@ -664,7 +665,7 @@ def test_only_a_sent_digest_with_failures_can_be_retried(app, ids, run_jobs):
     assert "A draft digest cannot be retried." in page(refused).get_text()
     assert "Retry failed" not in page(editor.get(f"/admin/digests/{ids['digest']}")).get_text()
 
-    assert press(editor, f"/admin/digests/{ids['digest']}", "Send").status_code == 303
+    assert press_and_confirm(editor, f"/admin/digests/{ids['digest']}", "Send").status_code == 303
     run_jobs()
     assert progress_of(editor, ids["digest"])["status"] == "sent"
     nothing = editor.post(retry, data={"csrf_token": token}, follow_redirects=True)

@@ -33,6 +33,7 @@ from tests.helpers import (
     form_values,
     page,
     press,
+    press_and_confirm,
     row_counts,
     sign_in,
     sign_up,
@@ -292,7 +293,7 @@ def test_a_send_time_that_is_not_usable_is_a_400_that_sends_nothing(app, people,
 def test_a_send_time_within_the_year_schedules_the_digest(app, people):
     admin = signed_in(app, "admin")
     at = (utcnow() + timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
-    response = press(admin, f"/admin/digests/{people['digest']}", "Send", at=at)
+    response = press_and_confirm(admin, f"/admin/digests/{people['digest']}", "Send", at=at)
     assert response.status_code == 303
     assert digest_status(people["digest"]) == "scheduled"
 

@@ -57,6 +57,21 @@ def storable(value: object) -> bool:
     return True
 
 
+def known_fields(body: dict[str, Any], *names: str) -> dict[str, Any]:
+    """The body, if it names only these fields and at least one of them; else a 400."""
+    unknown = sorted(str(name) for name in body if name not in names)
+    if unknown:
+        raise BadRequest(f"unknown field: {', '.join(unknown)}")
+    if not any(body.get(name) is not None for name in names):
+        raise BadRequest(f"give at least one of {', '.join(names)}")
+    return body
+
+
+def optional_text(body: dict[str, Any], name: str, limit: int) -> str | None:
+    """A string field of at most `limit` characters, or None when it is absent or null."""
+    return text(body, name, limit) if body.get(name) is not None else None
+
+
 def field(body: dict[str, Any], name: str, kind: type[T], default: T = REQUIRED) -> T:
     """body[name] if it is of this kind; absent or null takes the default, if there is one."""
     value = body.get(name)

@@ -7,6 +7,7 @@ from werkzeug.exceptions import BadRequest, Conflict, HTTPException
 from werkzeug.routing import RequestRedirect
 
 from updates.news.cadence import CadenceError
+from updates.news.corrections import WithdrawnError
 from updates.news.digests import DigestStateError
 from updates.news.publishing import ContentError
 from updates.news.topics import TopicError
@@ -36,7 +37,8 @@ def _invalid(error: ValueError) -> Response:
 
 
 @blueprint.errorhandler(DigestStateError)
-def _wrong_state(error: DigestStateError) -> Response:
+@blueprint.errorhandler(WithdrawnError)
+def _wrong_state(error: ValueError) -> Response:
     return json_error(Conflict(str(error)))
 
 

@@ -22,7 +22,11 @@ ERRORS = {
     401: ("Unauthorized", "No valid API token; nothing was done."),
     403: ("Forbidden", "Only an admin's token may do this; nothing was done."),
     404: ("NotFound", "There is nothing at this address."),
-    409: ("Conflict", "The topic exists already, or the digest's status does not allow this."),
+    409: (
+        "Conflict",
+        "The topic exists already; the digest's status does not allow this, or it would reach "
+        "nobody; or the update was withdrawn.",
+    ),
     # 400 on the schedule calls also covers an unknown time zone, a time that is not HH:MM, a
     # weekday or day missing for its cadence or given for another.
     413: ("TooLarge", "The body is larger than the service accepts."),
@@ -68,6 +72,14 @@ SCHEDULE_ID = {
     "schema": {"type": "integer", "minimum": 1},
     "description": "The schedule's id, as answered by POST /api/schedules.",
 }
+UPDATE_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+    "description": "The update's id, as answered by POST /api/updates.",
+}
+GONE = {"204": {"description": "Done; there is no body."}}
 
 
 def digest_action(summary: str) -> dict[str, Any]:
@@ -98,6 +110,23 @@ PATHS: dict[str, Any] = {
             requestBody=body(ref("NewUpdate")),
         ),
     },
+    "/api/updates/{id}": {
+        "parameters": [UPDATE_ID],
+        "patch": operation(
+            "Correct an update: any of its title, body and topics. Its page, the archive, the "
+            "feeds and digests not yet sending show the correction; digests that started "
+            "sending keep the copy they started with. Every revision is kept.",
+            {"200": answer("The update as corrected.", ref("Update")), **errors(400, 404, 409)},
+            requestBody=body(ref("UpdateCorrection")),
+        ),
+        "delete": operation(
+            "Withdraw an update: its page answers 410, it leaves the archive and the feeds, "
+            "and is taken out of every digest not yet sending (a scheduled one left with no "
+            "update goes back to draft); digests that started sending keep their copy. "
+            "Idempotent: withdrawing it again answers 204 and changes nothing.",
+            {**GONE, **errors(404)},
+        ),
+    },
     "/api/digests": {
         "post": operation(
             "Compose a digest (a draft) of published updates, for followers of some topics.",
@@ -111,11 +140,21 @@ PATHS: dict[str, Any] = {
             "A digest's status and delivery counts.",
             {"200": answer("The digest.", ref("DigestProgress")), **errors(404)},
         ),
+        "patch": operation(
+            "Change a draft: any of its subject, intro, updates, topics and kind.",
+            {"200": answer("Changed.", ref("DigestState")), **errors(400, 404, 409)},
+            requestBody=body(ref("DigestChange")),
+        ),
+        "delete": operation(
+            "Delete a draft; 409 for any other status.", {**GONE, **errors(404, 409)}
+        ),
     },
     "/api/digests/{id}/send": {
         "parameters": [DIGEST_ID],
         "post": operation(
-            "Send a draft or scheduled digest now, or schedule it for `at`.",
+            "Send a draft or scheduled digest now, or schedule it for `at`. 409, and nothing "
+            "sent, when it would reach nobody: no active subscriber follows its topics, or "
+            "none of its updates is for any of its topics.",
             {"202": answer("Scheduled.", ref("DigestState")), **errors(400, 404, 409)},
             requestBody=body(ref("SendDigest"), required=False),
         ),
@@ -344,6 +383,44 @@ SCHEMAS: dict[str, Any] = {
                 "description": "The announcement digest sending it, or null: not asked for, "
                 "or no one follows its topics for every announcement.",
             },
+        },
+    },
+    "UpdateCorrection": {
+        "type": "object",
+        "additionalProperties": False,
+        "minProperties": 1,
+        "properties": {
+            "title": {"type": "string", "minLength": 1, "maxLength": limits.UPDATE_TITLE},
+            "body": {"type": "string", "minLength": 1, "maxLength": limits.UPDATE_BODY},
+            "topics": {**SLUGS, "description": "Slugs of existing topics."},
+        },
+    },
+    "Update": {
+        "type": "object",
+        "required": ["id", "url", "title", "body", "topics", "revisions"],
+        "properties": {
+            "id": {"type": "integer"},
+            "url": {"type": "string", "format": "uri", "description": "Its public page."},
+            "title": {"type": "string"},
+            "body": {"type": "string", "description": "Markdown."},
+            "topics": {"type": "array", "items": SLUG},
+            "revisions": {"type": "integer", "description": "Revisions kept, the first included."},
+        },
+    },
+    "DigestChange": {
+        "type": "object",
+        "additionalProperties": False,
+        "minProperties": 1,
+        "properties": {
+            "subject": {"type": "string", "minLength": 1, "maxLength": limits.DIGEST_SUBJECT},
+            "intro": {"type": "string", "maxLength": limits.DIGEST_INTRO},
+            "updates": {
+                "type": "array",
+                "items": {"type": "integer"},
+                "description": "Ids of published updates, in order; replaces its list.",
+            },
+            "topics": SLUGS,
+            "kind": {"enum": [DigestKind.DIGEST, DigestKind.ANNOUNCEMENT]},
         },
     },
     "NewDigest": {

@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import request, url_for
+from flask import g, request, url_for
 from werkzeug.exceptions import BadRequest, Conflict, NotFound
 
 from updates import limits
 from updates.addresses import InvalidAddress, normalise_address
 from updates.extensions import db
 from updates.links import external_url
-from updates.models import Digest, DigestKind, Schedule, Subscriber, Topic
-from updates.news import digests, events, publishing, schedules
+from updates.models import Digest, DigestKind, Schedule, Subscriber, Topic, Update
+from updates.news import corrections, digests, drafts, events, publishing, schedules
 from updates.news.announcements import announce
 from updates.news.cadence import FIELDS, WEEKDAYS, when
 from updates.news.publishing import ContentError, topics_for_slugs
@@ -23,10 +23,11 @@ from updates.transaction import transaction
 
 from . import blueprint
 from .auth import admin_required, audit, token_required
-from .body import field, ids, json_body, moment, text
+from .body import field, ids, json_body, known_fields, moment, optional_text, text
 
 DIGEST = f"/digests/<int(max={limits.MAX_ID}):digest_id>"  # larger ids overflow the column: 404
 SCHEDULE = f"/schedules/<int(max={limits.MAX_ID}):schedule_id>"
+UPDATE = f"/updates/<int(max={limits.MAX_ID}):update_id>"
 DIGEST_ACTIONS = {"pause": digests.pause, "resume": digests.resume, "cancel": digests.cancel}
 
 
@@ -51,6 +52,21 @@ def subscriber_json(subscriber: Subscriber) -> dict[str, Any]:
 
 def digest_state(digest: Digest) -> dict[str, Any]:
     return {"id": digest.id, "status": digest.status}
+
+
+def update_json(update: Update) -> dict[str, Any]:
+    return {
+        "id": update.id,
+        "url": external_url("public.show_update", update_id=update.id),
+        "title": update.title,
+        "body": update.body_markdown,
+        "topics": [topic.slug for topic in update.topics],
+        "revisions": len(update.revisions),
+    }
+
+
+def find_update(update_id: int) -> Update:
+    return db.get_or_404(Update, update_id, description=f"There is no update {update_id}.")
 
 
 def find_digest(digest_id: int) -> Digest:
@@ -111,6 +127,38 @@ def create_update():
     return answer, 201, {"Location": url}
 
 
+@blueprint.patch(UPDATE)
+@token_required
+def edit_update(update_id: int):
+    update = find_update(update_id)
+    body = known_fields(json_body(), "title", "body", "topics")
+    title = optional_text(body, "title", limits.UPDATE_TITLE)
+    markdown = optional_text(body, "body", limits.UPDATE_BODY)
+    topics = field(body, "topics", list, None)
+    with transaction():
+        if corrections.edit_update(update, g.staff.id, title, markdown, topics):
+            audit("update corrected", f"{update.id}: {update.title}")
+    return update_json(update)
+
+
+@blueprint.delete(UPDATE)
+@token_required
+def withdraw_update(update_id: int):
+    update = find_update(update_id)
+    with transaction():
+        withdrawal = corrections.withdraw_update(update)
+        if withdrawal is not None:  # a second DELETE changes nothing, and answers the same
+            audit("update withdrawn", withdrawn_detail(update, withdrawal))
+    return "", 204
+
+
+def withdrawn_detail(update: Update, withdrawal: corrections.Withdrawal) -> str:
+    detail = f"{update.id}: {update.title}"
+    if withdrawal.dropped_from:
+        detail += "; taken out of digests " + ", ".join(map(str, withdrawal.dropped_from))
+    return detail
+
+
 @blueprint.post("/digests")
 @token_required
 def create_digest():
@@ -140,6 +188,33 @@ def show_digest(digest_id: int):
         "failed": progress.failed,
         "already_sent": progress.already_sent,
     }
+
+
+@blueprint.patch(DIGEST)
+@token_required
+def edit_digest(digest_id: int):
+    digest = find_digest(digest_id)
+    body = known_fields(json_body(), "subject", "intro", "updates", "topics", "kind")
+    subject = optional_text(body, "subject", limits.DIGEST_SUBJECT)
+    intro = optional_text(body, "intro", limits.DIGEST_INTRO)
+    update_ids = ids(body, "updates") if body.get("updates") is not None else None
+    topics = field(body, "topics", list, None)
+    kind = field(body, "kind", str, None)
+    with transaction():
+        drafts.edit_digest(digest, subject, intro, update_ids, topics, kind)
+        audit("digest edited", f"{digest.id}: {digest.subject}")
+    return digest_state(digest)
+
+
+@blueprint.delete(DIGEST)
+@token_required
+def delete_digest(digest_id: int):
+    digest = find_digest(digest_id)
+    detail = f"{digest.id}: {digest.subject}"
+    with transaction():
+        drafts.delete_digest(digest)
+        audit("digest deleted", detail)
+    return "", 204
 
 
 @blueprint.post(f"{DIGEST}/send")

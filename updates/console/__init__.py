@@ -10,6 +10,8 @@ from . import (  # noqa: E402,F401
     auth,
     charts,
     content,
+    corrections,
+    drafts,
     embed,
     imports,
     lists,

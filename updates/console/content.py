@@ -98,15 +98,11 @@ def _render_updates(form: UpdateForm, preview: str | None = None) -> str:
 @staff_only
 def digest_list():
     form = DigestForm()
-    form.topics.choices = {
-        t.slug: t.name + ("" if t.public else " (hidden)") for t in all_topics() if not t.archived
-    }
-    published = recent_updates(published_only=True)
-    form.updates.choices = {u.id: u.title for u in published}
+    published = composer_choices(form)
     if request.method == "GET":
         form.updates.data = digests.unsent_updates(published)
     if request.method == "POST":
-        if not form.validate():
+        if not form.validate() or not updates_fit_topics(form, published):
             return _render_digests(form, published), 400
         try:
             with transaction():
@@ -125,7 +121,36 @@ def digest_list():
     return _render_digests(form, published)
 
 
+def composer_choices(form: DigestForm) -> list[Update]:
+    """Fill the composer's choices: topics not archived, and published updates not withdrawn."""
+    form.topics.choices = {
+        t.slug: t.name + ("" if t.public else " (hidden)") for t in all_topics() if not t.archived
+    }
+    published = recent_updates(published_only=True)
+    form.updates.choices = {u.id: u.title for u in published}
+    return published
+
+
+def updates_fit_topics(form: DigestForm, published: list[Update]) -> bool:
+    """Every update chosen is for one of the topics chosen; else say which are not."""
+    chosen = set(form.topics.data or [])
+    stray = [
+        u.title
+        for u in published
+        if u.id in (form.updates.data or []) and not chosen & {t.slug for t in u.topics}
+    ]
+    if stray:
+        form.updates.errors = [
+            f"Not for any of the topics chosen, so nobody would see it: {'; '.join(stray)}."
+        ]
+    return not stray
+
+
 def _render_digests(form: DigestForm, published: list[Update]) -> str:
     return render_template(
-        "console/digests.html", form=form, digests=digests.recent_digests(), updates=published
+        "console/digests.html",
+        form=form,
+        digests=digests.recent_digests(),
+        updates=published,
+        unsent=set(digests.unsent_updates(published)),
     )

@@ -181,9 +181,7 @@ class ScheduleForm(FlaskForm):
 
 
 class SendForm(FlaskForm):
-    at = StringField(
-        "Send at (UTC, e.g. 2026-12-01T09:00)", validators=[Optional(), Length(max=40)]
-    )
+    at = StringField("Send at", validators=[Optional(), Length(max=40)])  # local: TIMEZONE
 
 
 class SuppressionForm(FlaskForm):

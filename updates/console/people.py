@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from flask import abort, render_template, request, url_for
 
 from updates.extensions import db
 from updates.forms import ButtonForm
@@ -26,6 +26,7 @@ from updates.transaction import transaction
 
 from . import blueprint
 from .access import admin_only, audit, done, staff_only
+from .confirm import ask, confirmed
 from .forms import AddSubscriberForm, SubscriberFilterForm
 
 
@@ -110,6 +111,18 @@ def revoke_subscriber_links(subscriber_id: int):
 @admin_only
 def erase_subscriber(subscriber_id: int):
     person = _person(subscriber_id)
+    if person.status != SubscriberStatus.ERASED and not confirmed():
+        return ask(
+            f"Erase {person.email}'s personal data?",
+            "Yes, erase it",
+            url_for(".subscriber", subscriber_id=subscriber_id),
+            details=(
+                "Their address goes for good, their subscriptions end and no email will ever "
+                "reach them again; only a keyed hash stays on the suppression list.",
+                "This cannot be undone.",
+            ),
+            danger=True,
+        )
     with transaction():
         if person.status != SubscriberStatus.ERASED:
             erase(person, Evidence(source=Source.STAFF))

@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from flask import abort, jsonify, render_template, request
+from flask import abort, current_app, jsonify, render_template, request, url_for
 from flask_login import current_user
 
-from updates import limits, queues
+from updates import queues
 from updates.extensions import db
 from updates.forms import ButtonForm
 from updates.mail.newsletter import Recipient, Variant
-from updates.models import Digest, utcnow
-from updates.news import digests
+from updates.models import Digest, DigestStatus, utcnow
+from updates.news import digests, reach
 from updates.queues import Jobs
 from updates.subscribers.lookup import find_by_address
 from updates.transaction import transaction
 
-from . import blueprint
+from . import blueprint, sendtime
 from .access import audit, done, staff_only
+from .confirm import ask, confirmed
 from .forms import SendForm
 
 SEND_TIME_SLACK = timedelta(minutes=10)  # a time just passed while the form was filled in
 
 
-def _digest(digest_id: int) -> Digest:
+def digest_or_404(digest_id: int) -> Digest:
     digest = db.session.get(Digest, digest_id)
     if digest is None:
         abort(404)
@@ -34,11 +35,18 @@ def _digest(digest_id: int) -> Digest:
 @blueprint.route("/digests/<int:digest_id>")
 @staff_only
 def digest_detail(digest_id: int):
-    return _render_digest(_digest(digest_id), SendForm(formdata=None))
+    digest = digest_or_404(digest_id)
+    send_form = SendForm(formdata=None)
+    if digest.status == DigestStatus.SCHEDULED:
+        send_form.at.data = sendtime.local_input(digest.scheduled_at)
+    return _render_digest(digest, send_form)
 
 
-def _render_digest(digest: Digest, send_form: SendForm) -> str:
+def _render_digest(digest: Digest, send_form: SendForm, refusal: str | None = None) -> str:
     progress = digests.progress(digest.id)
+    unstarted = digest.status in (DigestStatus.DRAFT, DigestStatus.SCHEDULED)
+    send_form.at.label.text = f"Send at, {current_app.config['TIMEZONE']} time"
+    every_topic = frozenset(topic.id for topic in digest.topics)
     return render_template(
         "console/digest.html",
         digest=digest,
@@ -47,13 +55,18 @@ def _render_digest(digest: Digest, send_form: SendForm) -> str:
         failures_shown=digests.FAILURES_SHOWN,
         button=ButtonForm(),
         send_form=send_form,
+        refusal=refusal,
+        reach=reach.reach(digest) if unstarted else None,
+        off_topic={i.update_id for i in digest.items if every_topic.isdisjoint(i.shown.topic_ids)},
+        scheduled=sendtime.shown(digest.scheduled_at) if digest.scheduled_at else None,
+        now=sendtime.shown(utcnow()),
     )
 
 
 @blueprint.route("/digests/<int:digest_id>/progress")
 @staff_only
 def digest_progress(digest_id: int):
-    digest = _digest(digest_id)
+    digest = digest_or_404(digest_id)
     progress = digests.progress(digest.id)
     return jsonify(
         status=digest.status,
@@ -69,58 +82,77 @@ def digest_progress(digest_id: int):
 @blueprint.route("/digests/<int:digest_id>/send", methods=["POST"])
 @staff_only
 def digest_send(digest_id: int):
-    digest = _digest(digest_id)
+    """Ask first, saying whom it reaches and when; refuse one that would reach nobody."""
+    digest = digest_or_404(digest_id)
     form = SendForm()
-    at = None
     try:
         if not form.validate():
             raise ValueError(" ".join(form.at.errors) or "Check the time and try again.")
-        at = _send_time(form.at.data or "")
+        grace = SEND_TIME_SLACK if confirmed() else timedelta(0)
+        at = sendtime.parse_local(form.at.data or "", grace)
     except ValueError as error:
         form.at.errors = [f"Nothing was sent. {error}"]
         return _render_digest(digest, form), 400
-    return _act(digest, lambda d: digests.send(d, at), "scheduled" if at else "sending")
+    refusal = reach.refusal(digest)
+    if refusal and digest.status in (DigestStatus.DRAFT, DigestStatus.SCHEDULED):
+        message = f"Nothing was sent: {refusal}. The digest stays a {digest.status}."
+        return _render_digest(digest, form, refusal=message), 409
+    count = reach.reach(digest).subscribers
+    people = f"{count:,} subscriber{'' if count == 1 else 's'}"
+    when = f"at {sendtime.shown(at)}" if at else "now"
+    if not confirmed():
+        return ask(
+            f"Send to {people} {when}?",
+            f"Yes, send to {people} {when}" if at is None else f"Yes, schedule for {people}",
+            url_for(".digest_detail", digest_id=digest.id),
+            details=(f"“{digest.subject}” goes to {people} {when}.",),
+            fields={"at": form.at.data or ""},
+        )
+    what = "scheduled" if at else "sending"
+    message = f"Scheduled: to {people} {when}." if at else f"Sending to {people} now."
+    return _act(digest, lambda d: digests.send(d, at), what, message)
 
 
-def _send_time(text: str) -> datetime | None:
-    """The time typed in the send form, naive UTC; None to send now. ValueError says what is
-    wrong: a time that is not one, has passed, or is more than a year ahead."""
-    if not text.strip():
-        return None
-    try:
-        at = datetime.fromisoformat(text.strip())
-        at = at.astimezone(UTC).replace(tzinfo=None) if at.tzinfo else at
-    except (ValueError, OverflowError):
-        raise ValueError("Give the time as YYYY-MM-DDTHH:MM, in UTC.") from None
-    now = utcnow()
-    if at < now - SEND_TIME_SLACK:
-        raise ValueError("That time has passed. Leave the box empty to send now.")
-    if at > now + timedelta(days=limits.SCHEDULE_AHEAD_DAYS):
-        raise ValueError("A digest can be scheduled at most a year ahead.")
-    return at
-
-
-@blueprint.route("/digests/<int:digest_id>/<any(pause, resume, cancel):action>", methods=["POST"])
+@blueprint.route("/digests/<int:digest_id>/<any(pause, resume):action>", methods=["POST"])
 @staff_only
 def digest_action(digest_id: int, action: str):
-    digest = _digest(digest_id)
+    digest = digest_or_404(digest_id)
     return _act(digest, getattr(digests, action), action)
 
 
-def _act(digest: Digest, act, what: str):
+@blueprint.route("/digests/<int:digest_id>/cancel", methods=["POST"])
+@staff_only
+def digest_cancel(digest_id: int):
+    digest = digest_or_404(digest_id)
+    if not confirmed():
+        pending = digests.progress(digest.id).pending
+        details = ["It stops for good: a cancelled digest cannot be sent again."]
+        if pending:
+            details.insert(0, f"{pending:,} emails not yet sent will never be sent.")
+        return ask(
+            f"Cancel “{digest.subject}”?",
+            "Yes, cancel it",
+            url_for(".digest_detail", digest_id=digest.id),
+            details=tuple(details),
+            danger=True,
+        )
+    return _act(digest, digests.cancel, "cancel")
+
+
+def _act(digest: Digest, act, what: str, message: str | None = None):
     try:
         with transaction():
             act(digest)
             audit(f"digest {what}", f"{digest.id}: {digest.subject}")
     except digests.DigestStateError as error:
         return done(str(error).capitalize() + ".", ".digest_detail", digest_id=digest.id)
-    return done(f"Digest {what}.", ".digest_detail", digest_id=digest.id)
+    return done(message or f"Digest {what}.", ".digest_detail", digest_id=digest.id)
 
 
 @blueprint.route("/digests/<int:digest_id>/retry", methods=["POST"])
 @staff_only
 def digest_retry(digest_id: int):
-    digest = _digest(digest_id)
+    digest = digest_or_404(digest_id)
     try:
         with transaction():
             count = digests.retry_failed(digest)
@@ -154,7 +186,7 @@ def _preview_variant(digest: Digest) -> tuple[frozenset[int], frozenset[int], st
 @blueprint.route("/digests/<int:digest_id>/preview")
 @staff_only
 def digest_preview(digest_id: int):
-    digest = _digest(digest_id)
+    digest = digest_or_404(digest_id)
     topic_ids, already, address, _ = _preview_variant(digest)
     variant = Variant(digest, topic_ids, already)
     text, page, _ = variant.personalise(Recipient(0, 0, address, 0, topic_ids))
@@ -173,7 +205,7 @@ def digest_preview(digest_id: int):
 @blueprint.route("/digests/<int:digest_id>/test", methods=["POST"])
 @staff_only
 def digest_test(digest_id: int):
-    digest = _digest(digest_id)
+    digest = digest_or_404(digest_id)
     queues.try_enqueue(queues.MAIL, Jobs.SEND_TEST, digest.id, current_user.email)
     return done(
         f"A test copy is on its way to {current_user.email}.", ".digest_detail", digest_id=digest.id

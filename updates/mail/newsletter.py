@@ -25,7 +25,7 @@ from flask import current_app, render_template
 
 from updates import links
 from updates.mail.messages import message_domain, tagged_message_id
-from updates.models import Digest, Topic, Update
+from updates.models import Digest, Topic, Update, UpdateRevision
 
 MANAGE = "@@MANAGE_URL@@"
 UNSUBSCRIBE = "@@UNSUBSCRIBE_URL@@"
@@ -50,25 +50,28 @@ class Recipient:
 @dataclass(frozen=True)
 class Section:
     topic: Topic
-    updates: list[Update]
+    updates: list[Update | UpdateRevision]
 
 
 def sections_for(
     digest: Digest, topic_ids: frozenset[int], already: frozenset[int] = frozenset()
 ) -> list[Section]:
     """The digest's updates under the followed topics, each update once, in digest order,
-    less those `already` sent."""
+    less those `already` sent.
+
+    A digest that started sending shows the revisions it pinned then; a draft, the updates as
+    they read now."""
     shown: set[int] = set(already)
     sections = []
+    entries = [(item.update_id, item.shown) for item in digest.items]
     for topic in digest.topics:
         if topic.id not in topic_ids:
             continue
         items = []
-        for item in digest.items:
-            update = item.update
-            if update.id not in shown and any(t.id == topic.id for t in update.topics):
-                items.append(update)
-                shown.add(update.id)
+        for update_id, entry in entries:
+            if update_id not in shown and topic.id in entry.topic_ids:
+                items.append(entry)
+                shown.add(update_id)
         if items:
             sections.append(Section(topic, items))
     return sections
@@ -105,7 +108,7 @@ class Variant:
         # email rather than an empty one.
         self.empty = bool(digest.items) and not sections
         self.all_sent = self.empty and bool(already) and bool(sections_for(digest, topic_ids))
-        self.update_ids = frozenset(u.id for section in sections for u in section.updates)
+        self.update_ids = frozenset(u.update_id for section in sections for u in section.updates)
         self.record_id: int | None = None  # its row in the ledger's variants, once sent
         context = {
             "digest": digest,

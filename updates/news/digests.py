@@ -27,6 +27,7 @@ from updates.models import (
     update_topics,
     utcnow,
 )
+from updates.news import reach
 from updates.news.publishing import ContentError, check_text, render_markdown, topics_for_slugs
 from updates.news.sent import sent_to
 from updates.queues import Jobs
@@ -75,7 +76,7 @@ def create_digest(
     ):
         raise ContentError("updates must be a list of update ids")
     found = {u.id: u for u in db.session.scalars(select(Update).where(Update.id.in_(update_ids)))}
-    missing = [i for i in update_ids if i not in found or found[i].published_at is None]
+    missing = [i for i in update_ids if i not in found or not offered(found[i])]
     if missing:
         raise ContentError(f"no published update with id {', '.join(map(str, missing))}")
     digest = Digest(
@@ -92,6 +93,11 @@ def create_digest(
     return digest
 
 
+def offered(update: Update) -> bool:
+    """Whether a new digest may carry the update: published, and not withdrawn."""
+    return update.published_at is not None and update.withdrawn_at is None
+
+
 def _naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
@@ -101,6 +107,9 @@ def send(digest: Digest, at: datetime | None = None) -> None:
     """Send now, or schedule for `at`; the scheduler and the sweeper take it from there."""
     if digest.status not in (DigestStatus.DRAFT, DigestStatus.SCHEDULED):
         raise DigestStateError(f"a {digest.status} digest cannot be sent")
+    refusal = reach.refusal(digest)
+    if refusal:
+        raise DigestStateError(f"nothing was sent: {refusal}")
     when = max(_naive_utc(at), utcnow()) if at else utcnow()  # a past time means now
     digest.status = DigestStatus.SCHEDULED
     digest.scheduled_at = when

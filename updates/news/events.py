@@ -180,6 +180,7 @@ def public_events(
         .where(
             Update.published_at.is_not(None),
             Update.published_at <= now,
+            Update.withdrawn_at.is_(None),
             Update.id.in_(public),
             Event.ends_at >= (since or now),
         )
@@ -203,9 +204,14 @@ def calendar(events: Iterable[Event], name: str, page_url: str, method: str = "P
 
 
 def calendar_of(event: Event, page_url: str) -> bytes:
-    """One event's `.ics`: a cancelled one is sent as METHOD:CANCEL, so calendars drop it."""
-    method = "CANCEL" if event.cancelled_at else "PUBLISH"
+    """One event's `.ics`: a cancelled one, or one whose update was withdrawn, is sent as
+    METHOD:CANCEL, so a calendar that has it drops it."""
+    method = "CANCEL" if is_off(event) else "PUBLISH"
     return calendar([event], event.update.title, page_url, method)
+
+
+def is_off(event: Event) -> bool:
+    return event.cancelled_at is not None or event.update.withdrawn_at is not None
 
 
 def uid(event: Event) -> str:
@@ -226,7 +232,7 @@ def _vevent(event: Event, url: str) -> CalendarEvent:
     location = event.place or event.online_url
     if location:
         item.add("location", location)
-    item.add("status", "CANCELLED" if event.cancelled_at else "CONFIRMED")
+    item.add("status", "CANCELLED" if is_off(event) else "CONFIRMED")
     organizer = vCalAddress(f"mailto:updates@{message_domain()}")
     organizer.params["cn"] = current_app.config["ORG_NAME"]
     item.add("organizer", organizer)

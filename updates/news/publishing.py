@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from updates import limits
 from updates.extensions import db
-from updates.models import Topic, Update, update_topics, utcnow
+from updates.models import Topic, Update, UpdateRevision, update_topics, utcnow
 from updates.transaction import autocommit
 
 # Elements whose content an HTML parser reads as text up to their end tag (or, for plaintext, to
@@ -163,8 +163,15 @@ def check_text(name: str, value: object, limit: int, required: bool = True) -> s
 
 
 @autocommit
-def create_update(title: str, body: str, topic_slugs: list[str], publish: bool = True) -> Update:
-    """Save an update, rendering its body once; published now unless told otherwise."""
+def create_update(
+    title: str,
+    body: str,
+    topic_slugs: list[str],
+    publish: bool = True,
+    staff_id: int | None = None,
+) -> Update:
+    """Save an update and its first revision, rendering its body once; published now unless
+    told otherwise."""
     title = check_text("title", title, limits.UPDATE_TITLE)
     body = check_text("body", body, limits.UPDATE_BODY)
     topics = topics_for_slugs(topic_slugs)
@@ -177,15 +184,27 @@ def create_update(title: str, body: str, topic_slugs: list[str], publish: bool =
         topics=topics,
         published_at=utcnow() if publish else None,
     )
+    update.revisions.append(new_revision(update, staff_id))
     db.session.add(update)
     return update
+
+
+def new_revision(update: Update, staff_id: int | None) -> UpdateRevision:
+    """A revision holding what the update says now."""
+    return UpdateRevision(
+        title=update.title,
+        body_markdown=update.body_markdown,
+        body_html=update.body_html,
+        topic_ids=sorted(topic.id for topic in update.topics),
+        staff_id=staff_id,
+    )
 
 
 def recent_updates(limit: int = 50, published_only: bool = False) -> list[Update]:
     """Newest first, for staff: every update, or only those published."""
     query = select(Update).order_by(Update.id.desc()).limit(limit)
     if published_only:
-        query = query.where(Update.published_at.is_not(None))
+        query = query.where(Update.published_at.is_not(None), Update.withdrawn_at.is_(None))
     return list(db.session.scalars(query))
 
 
@@ -203,6 +222,7 @@ def published_updates(topic: Topic | None = None, limit: int = 50) -> list[Updat
         .where(
             Update.published_at.is_not(None),
             Update.published_at <= utcnow(),
+            Update.withdrawn_at.is_(None),
             Update.id.in_(public_topic),
         )
         .order_by(Update.published_at.desc(), Update.id.desc())

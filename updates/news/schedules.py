@@ -173,13 +173,15 @@ def since(schedule: Schedule) -> datetime:
 
 
 def news_for(schedule: Schedule, start: datetime, end: datetime) -> list[Update]:
-    """Updates published for its topics after `start`, up to `end`, oldest first."""
+    """Updates published for its topics after `start`, up to `end`, oldest first; none that
+    was withdrawn."""
     topic_ids = [topic.id for topic in schedule.topics]
     query = (
         select(Update)
         .where(
             Update.published_at > start,
             Update.published_at <= end,
+            Update.withdrawn_at.is_(None),
             Update.id.in_(
                 select(update_topics.c.update_id).where(update_topics.c.topic_id.in_(topic_ids))
             ),

@@ -9,6 +9,7 @@ from flask import Response, abort, current_app, render_template, request, url_fo
 
 from updates import limits
 from updates.edge import without_xml_errors as xml_text
+from updates.errors import page_abort
 from updates.extensions import db
 from updates.models import Topic, Update, utcnow
 from updates.news.publishing import published_updates
@@ -39,6 +40,8 @@ def show_update(update_id: int):
     update = db.session.get(Update, update_id)
     if update is None or not is_public(update):
         abort(404)
+    if update.withdrawn_at is not None:
+        page_abort("withdrawn.html", 410)
     return render_template("update.html", update=update)
 
 
@@ -73,7 +76,7 @@ def feed(slug: str | None):
         entry.title(xml_text(update.title))
         entry.link(href=link)
         entry.published(update.published_at.replace(tzinfo=UTC))
-        entry.updated(update.published_at.replace(tzinfo=UTC))
+        entry.updated((update.revised_at or update.published_at).replace(tzinfo=UTC))
         entry.content(xml_text(update.body_html), type="html")
         for item in update.topics:
             entry.category(term=item.slug, label=xml_text(item.name))

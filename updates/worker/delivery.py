@@ -49,6 +49,7 @@ from updates.models import (
     utcnow,
     variant_updates,
 )
+from updates.news.corrections import pin_revisions
 from updates.news.sent import carriers, received
 from updates.queues import Jobs
 from updates.subscribers.suppression import suppress, suppressed_among
@@ -121,6 +122,8 @@ def _claim_start(digest_id: int) -> bool:
     ).rowcount
     if not won:
         db.session.rollback()
+    else:  # committed with the audience: what it sends is fixed from here on
+        pin_revisions(digest_id)
     return bool(won)
 
 
