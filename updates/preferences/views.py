@@ -129,7 +129,7 @@ def renew_manage_link(token: str):
         return render_template("link_invalid.html"), 400
     subscriber = _live_subscriber(subscriber_id, version)
     outbox.dispatch(owe_manage_link(subscriber).id)
-    return render_template("check_inbox.html", address=None)
+    return render_template("check_inbox.html", address=None, purpose="manage")
 
 
 @blueprint.route("/manage", methods=["GET", "POST"])
@@ -144,7 +144,7 @@ def request_link():
     email = request_manage_link(form.email.data)
     if email is not None:
         outbox.dispatch(email.id)
-    return render_template("check_inbox.html", address=form.email.data)
+    return render_template("check_inbox.html", address=form.email.data, purpose="manage")
 
 
 @blueprint.route("/manage/<token>/data")
