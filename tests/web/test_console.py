@@ -215,7 +215,7 @@ def test_a_test_copy_goes_to_the_staff_member_only(app, people, run_jobs, mail_s
     assert client.post(form["action"], data=form_values(form)).status_code == 303
     run_jobs()
     [copy] = mail_server.messages_to("editor@example.org")
-    assert copy["Subject"] == "Programme news"
+    assert copy["Subject"] == "[Test] Programme news"
     assert copy["Message-ID"].startswith("<test-")
     assert mail_server.messages_to("reader@example.org") == []
     db.session.expire_all()

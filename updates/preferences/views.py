@@ -1,4 +1,5 @@
-"""Manage preferences, unsubscribe (one click too), ask for a link, download or erase data."""
+"""Manage preferences, unsubscribe (one click too), ask for a link, download or erase data;
+and the page a test copy's links open."""
 
 from __future__ import annotations
 
@@ -213,3 +214,10 @@ def unsubscribe_page(token: str):
         if named is not None
         else [s.topic for s in subscriber.subscriptions],
     )
+
+
+@blueprint.route("/test-copy/<any(manage, unsubscribe):link>", methods=["GET", "POST"])
+@csrf.exempt  # a mail client's one-click POST carries no token; nothing here changes anything
+def test_copy_link(link: str):
+    """What a link in a staff test copy opens: a page saying it does nothing there."""
+    return render_template("test_copy_link.html", link=link)
