@@ -21,7 +21,7 @@
       field(name).textContent = data[name].toLocaleString("en-GB");
     });
     field("percent").textContent = data.percent;
-    field("rate").textContent = data.rate === null ? "–" : data.rate + " messages/s";
+    field("rate").textContent = data.rate === null ? "–" : data.rate.toFixed(1) + " messages/s";
     field("time_left").textContent = data.time_left === null ? "–" : data.time_left;
     if (data.recipients) {
       bar.max = data.recipients;
