@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from bs4 import BeautifulSoup
 
 from tests.helpers import (
@@ -86,3 +87,16 @@ def test_the_newsletter_itself_carries_no_test_marks(app, people, run_jobs, mail
         assert "/test-copy/" not in part
         assert "reader@example.org follows these topics" in part
     assert "/unsubscribe/" in sent["List-Unsubscribe"]
+
+
+@pytest.fixture
+def queue_redis_down(app_config):
+    app_config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # the limiter keeps its own, working one
+
+
+def test_a_test_copy_that_cannot_be_queued_says_so(queue_redis_down, app, people, mail_server):
+    editor = signed_in(app, "editor")
+    asked = press(editor, f"/admin/digests/{people['digest']}", "Send me a test copy")
+    said = page(editor.get(asked.headers["Location"])).find(attrs={"role": "status"}).get_text()
+    assert said == "No test copy was sent: the queue cannot be reached. Try again in a minute."
+    assert mail_server.messages_to("editor@example.org") == []
