@@ -44,12 +44,17 @@
       })
       .then(function (data) {
         show(data);
-        if (!data.final) setTimeout(refresh, INTERVAL);
+        if (!data.final) setTimeout(refresh, wait(data.stage));
       })
       .catch(function () {
         setTimeout(refresh, INTERVAL * 5); // a network blip: try again, less often
       });
   }
 
-  setTimeout(refresh, INTERVAL);
+  // A digest scheduled for later is checked less often; it may be days away.
+  function wait(stage) {
+    return stage === "scheduled" ? INTERVAL * 15 : INTERVAL;
+  }
+
+  setTimeout(refresh, wait(section.dataset.stage));
 })();
