@@ -20,7 +20,7 @@ from wtforms.validators import EqualTo, InputRequired, Length, Optional, Validat
 
 from updates import limits
 from updates.addresses import MAX_ADDRESS_LENGTH, InvalidAddress, normalise_address
-from updates.forms import TopicsField
+from updates.forms import PagedForm, TopicsField
 from updates.models import Cadence, DigestKind, SubscriberStatus
 from updates.news.cadence import WEEKDAYS
 from updates.news.schedules import DEFAULT_SUBJECT
@@ -224,8 +224,8 @@ class ApiTokenForm(FlaskForm):
     staff_id = SelectField("For the staff account", coerce=int)
 
 
-class SubscriberFilterForm(Form):
-    """The subscriber list's search and filters, from the query string (a GET: no CSRF)."""
+class SubscriberFilterForm(PagedForm):
+    """The subscriber list's search and filters."""
 
     q = StringField("Address contains", validators=[Length(max=MAX_ADDRESS_LENGTH), storable])
     topic = SelectField("Topic", default="")
