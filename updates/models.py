@@ -60,6 +60,7 @@ class DigestStatus:
     PAUSED = "paused"
     SENT = "sent"
     CANCELLED = "cancelled"
+    ALL = (DRAFT, SCHEDULED, SENDING, PAUSED, SENT, CANCELLED)
 
 
 class DeliveryStatus:

@@ -6,8 +6,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.factories import create_subscriber
+from tests.factories import create_news, create_subscriber, create_topics
 from tests.helpers import errors_on, page, signed_in
+from updates.news.topics import add_topic
 from updates.paging import PER_PAGE
 
 HOSTILE = [
@@ -80,3 +81,58 @@ def test_hostile_subscriber_queries_are_refused_with_a_reason(app, readers):
         response = editor.get(f"/admin/subscribers?{query}")
         assert response.status_code == 400, query
         assert errors_on(response), query
+
+
+# -- the public archive ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def archive(app) -> list[str]:
+    """More public updates than a page holds, oldest first, and one for a hidden topic."""
+    create_topics("lps", "care")
+    add_topic("board", "Board papers", public=False)
+    titles = [f"Budget note {n:03}" for n in range(PER_PAGE + 3)]
+    for n, title in enumerate(titles):
+        create_news(title, ["lps" if n % 2 else "care"])
+    create_news("Budget note for the board", ["board"])
+    return titles
+
+
+def headlines(response) -> list[str]:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return [a.get_text() for a in page(response).select("article h2 a")]
+
+
+def test_the_archive_comes_a_page_at_a_time_and_keeps_its_topic_and_search(client, archive):
+    newest = list(reversed(archive))
+    first = client.get("/updates")
+    assert headlines(first) == newest[:PER_PAGE]
+    assert headlines(client.get(next_link(first))) == newest[PER_PAGE:]
+    care = [title for n, title in enumerate(archive) if n % 2 == 0][::-1]
+    assert headlines(client.get("/updates?topic=care")) == care
+    found = client.get("/updates?q=NOTE+05&topic=lps")
+    assert headlines(found) == ["Budget note 051"]
+    assert "1 update matches" in page(found).get_text()
+    nothing = client.get("/updates?q=minutes")
+    assert headlines(nothing) == []
+    assert "No update has a title like that." in page(nothing).get_text()
+    assert query_of(next_link(client.get("/updates?q=budget"))) == {
+        "q": ["budget"],
+        "page": ["2"],
+    }
+    for query in HOSTILE:
+        assert client.get(f"/updates?{query}").status_code == 400, query
+
+
+def test_the_sign_up_page_links_to_the_archive_and_every_page_names_its_feed(client, archive):
+    signup = page(client.get("/"))
+    assert signup.select_one('a[href="/updates"]') is not None
+    for path in ["/", "/updates", "/updates?topic=care", "/manage"]:
+        links = page(client.get(path)).select('head link[rel="alternate"]')
+        assert links, path
+        for link in links:
+            assert link["type"] == "application/atom+xml"
+            feed = client.get(link["href"])
+            assert feed.status_code == 200 and feed.mimetype == "application/atom+xml", path
+    topic_feeds = page(client.get("/updates?topic=care")).select('head link[rel="alternate"]')
+    assert [link["href"] for link in topic_feeds] == ["/updates.atom", "/topics/care/updates.atom"]

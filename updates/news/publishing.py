@@ -10,7 +10,7 @@ from markdown_it.common.html_re import attribute
 from markdown_it.rules_block.html_block import HTML_SEQUENCES, html_block
 from markdown_it.rules_block.state_block import StateBlock
 from markdown_it.rules_core.state_core import StateCore
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from updates import limits
 from updates.extensions import db
@@ -210,6 +210,11 @@ def recent_updates(limit: int = 50, published_only: bool = False) -> list[Update
 
 def published_updates(topic: Topic | None = None, limit: int = 50) -> list[Update]:
     """Newest first: published updates in at least one public topic (or in `topic`)."""
+    return list(db.session.scalars(published_query(topic).limit(limit)))
+
+
+def published_query(topic: Topic | None = None) -> Select[tuple[Update]]:
+    """Newest first: published, not withdrawn, in a public topic (or in `topic`)."""
     public_topic = (
         select(update_topics.c.update_id)
         .join(Topic, Topic.id == update_topics.c.topic_id)
@@ -217,7 +222,7 @@ def published_updates(topic: Topic | None = None, limit: int = 50) -> list[Updat
     )
     if topic is not None:
         public_topic = public_topic.where(Topic.id == topic.id)
-    query = (
+    return (
         select(Update)
         .where(
             Update.published_at.is_not(None),
@@ -226,6 +231,4 @@ def published_updates(topic: Topic | None = None, limit: int = 50) -> list[Updat
             Update.id.in_(public_topic),
         )
         .order_by(Update.published_at.desc(), Update.id.desc())
-        .limit(limit)
     )
-    return list(db.session.scalars(query))
