@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.factories import create_news, create_subscriber, create_topics
 from tests.helpers import errors_on, page, signed_in
+from updates.extensions import db
+from updates.models import AuditEvent
 from updates.news.topics import add_topic
 from updates.paging import PER_PAGE
+from updates.staff.accounts import find_staff
 
 HOSTILE = [
     "page=-1",
@@ -136,3 +140,71 @@ def test_the_sign_up_page_links_to_the_archive_and_every_page_names_its_feed(cli
             assert feed.status_code == 200 and feed.mimetype == "application/atom+xml", path
     topic_feeds = page(client.get("/updates?topic=care")).select('head link[rel="alternate"]')
     assert [link["href"] for link in topic_feeds] == ["/updates.atom", "/topics/care/updates.atom"]
+
+
+# -- the audit log ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def log(people) -> dict[str, int]:
+    """An admin's actions, one a day for more days than a page holds, and an editor's two."""
+    admin, editor = (find_staff(f"{who}@example.org") for who in ("admin", "editor"))
+    start = datetime(2026, 1, 1, 9, 30)
+    db.session.add_all(
+        AuditEvent(
+            staff_id=admin.id,
+            action="update published",
+            detail=f"day {n}",
+            created_at=start + timedelta(days=n),
+        )
+        for n in range(PER_PAGE + 4)
+    )
+    db.session.add_all(
+        AuditEvent(staff_id=editor.id, action=action, detail="editor", created_at=start)
+        for action in ("digest composed", "update published")
+    )
+    db.session.commit()
+    return {"admin": admin.id, "editor": editor.id}
+
+
+def details(response) -> list[str]:
+    return rows(response, "tbody tr td:nth-of-type(4)")
+
+
+def test_the_audit_log_pages_newest_first_and_filters_by_who_what_and_when(app, log):
+    admin = signed_in(app, "admin")
+    by_admin = admin.get(f"/admin/audit?who={log['admin']}")
+    newest = [f"day {n}" for n in reversed(range(PER_PAGE + 4))]
+    assert details(by_admin) == newest[:PER_PAGE]
+    assert f"{PER_PAGE + 4} actions match" in page(by_admin).get_text()
+    href = next_link(by_admin)
+    assert query_of(href) == {"who": [str(log["admin"])], "page": ["2"]}
+    assert details(admin.get(href)) == newest[PER_PAGE:]
+
+    assert details(admin.get(f"/admin/audit?who={log['editor']}&action=digest+composed")) == [
+        "editor"
+    ]
+    days = admin.get("/admin/audit?action=update+published&since=2026-01-02&until=2026-01-04")
+    assert details(days) == ["day 3", "day 2", "day 1"]
+    assert details(admin.get("/admin/audit?until=2026-01-01")) == ["editor", "editor", "day 0"]
+    assert "No actions match." in page(admin.get("/admin/audit?since=2030-01-01")).get_text()
+
+
+def test_hostile_audit_queries_are_refused_with_a_reason(app, log):
+    admin = signed_in(app, "admin")
+    for query in [
+        *HOSTILE[:5],
+        "who=abc",
+        "who=999999",
+        f"who={2**40}",
+        "action=nonsense",
+        "since=yesterday",
+        "until=2026-02-30",
+        "since=2026-03-01&until=2026-02-01",
+        f"since={'9' * 5000}",
+        "action=%00",
+    ]:
+        response = admin.get(f"/admin/audit?{query}")
+        assert response.status_code == 400, query
+        assert errors_on(response), query
+    assert signed_in(app, "editor").get("/admin/audit?page=2").status_code == 403

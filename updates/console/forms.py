@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
     DateTimeLocalField,
     EmailField,
     Field,
@@ -234,6 +235,23 @@ class SubscriberFilterForm(PagedForm):
         default="",
         choices={"": "Any status", **{s: s.capitalize() for s in SubscriberStatus.ALL}},
     )
+
+
+class AuditFilterForm(PagedForm):
+    """The audit log's filters; the view fills in the choices of who and what."""
+
+    who = SelectField("Who", default="")
+    action = SelectField("What", default="")
+    since = DateField("From (UTC)", validators=[Optional()])
+    until = DateField("Until (UTC)", validators=[Optional()])
+
+    def validate_until(self, field: DateField) -> None:
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError("The end of the range comes before its start.")
+
+    @property
+    def staff_id(self) -> int | None:
+        return int(self.who.data) if self.who.data else None
 
 
 class AddSubscriberForm(FlaskForm):

@@ -12,14 +12,15 @@ from updates.addresses import InvalidAddress, normalise_address
 from updates.extensions import db
 from updates.models import Suppression
 from updates.news.topics import all_topics
-from updates.staff.audit import recent_actions
+from updates.staff.accounts import all_staff
+from updates.staff.audit import actions_recorded, find_actions
 from updates.subscribers import exports
 from updates.subscribers.suppression import lift, recent_suppressions, suppress
 from updates.transaction import transaction
 
 from . import blueprint
 from .access import admin_only, audit, done
-from .forms import SuppressionForm, UnsuppressForm
+from .forms import AuditFilterForm, SuppressionForm, UnsuppressForm
 
 
 @blueprint.route("/suppressions", methods=["GET", "POST"])
@@ -75,7 +76,15 @@ def remove_suppression(suppression_id: int):
 @blueprint.route("/audit")
 @admin_only
 def audit_log():
-    return render_template("console/audit.html", events=recent_actions())
+    form = AuditFilterForm(request.args)
+    form.who.choices = {"": "Anyone", **{str(s.id): s.email for s in all_staff()}}
+    form.action.choices = {"": "Any action", **{a: a for a in actions_recorded()}}
+    if not form.validate():
+        return render_template("console/audit.html", form=form, found=None), 400
+    found = find_actions(
+        form.staff_id, form.action.data, form.since.data, form.until.data, form.page_number
+    )
+    return render_template("console/audit.html", form=form, found=found)
 
 
 def _csv(header: tuple[str, ...], query: Select, filename: str, shape=tuple) -> Response:
