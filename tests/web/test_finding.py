@@ -6,11 +6,14 @@ from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from sqlalchemy import func, select
 
-from tests.factories import create_news, create_subscriber, create_topics
-from tests.helpers import errors_on, page, signed_in
+from tests.factories import create_news, create_subscriber, create_test_digest, create_topics
+from tests.helpers import errors_on, form_values, form_with_button, page, press, signed_in
 from updates.extensions import db
-from updates.models import AuditEvent
+from updates.models import AuditEvent, Digest, Update
+from updates.news.corrections import withdraw_update
+from updates.news.digests import cancel
 from updates.news.topics import add_topic
 from updates.paging import PER_PAGE
 from updates.staff.accounts import find_staff
@@ -208,3 +211,144 @@ def test_hostile_audit_queries_are_refused_with_a_reason(app, log):
         assert response.status_code == 400, query
         assert errors_on(response), query
     assert signed_in(app, "editor").get("/admin/audit?page=2").status_code == 403
+
+
+# -- updates and digests in the console ------------------------------------------------------------
+
+
+@pytest.fixture
+def news(people) -> list[Update]:
+    """More updates than a page holds, oldest first, alternately for care and lps (the fixture's
+    "Budgets", for lps, is the oldest); the second is withdrawn."""
+    made = [create_news(f"Note {n:03}", ["lps" if n % 2 else "care"]) for n in range(PER_PAGE + 3)]
+    withdraw_update(made[1])
+    return made
+
+
+def titles(response) -> list[str]:
+    """The titles in the list of updates, without what the cell says of a correction."""
+    return [title.split(" (")[0] for title in rows(response, "#published tbody td:first-child")]
+
+
+def test_the_updates_list_pages_newest_first_and_filters_by_title_topic_and_state(app, news):
+    editor = signed_in(app, "editor")
+    newest = [u.title for u in reversed(news)] + ["Budgets"]
+    first = editor.get("/admin/updates")
+    assert titles(first) == newest[:PER_PAGE]
+    assert titles(editor.get(next_link(first))) == newest[PER_PAGE:]
+
+    lps = editor.get("/admin/updates?topic=lps&state=published&q=note")
+    expected = [u.title for n, u in enumerate(news) if n % 2 and n != 1][::-1]
+    assert titles(lps) == expected
+    assert f"{len(expected)} updates match" in page(lps).get_text()
+    assert titles(editor.get("/admin/updates?state=withdrawn")) == ["Note 001"]
+    assert titles(editor.get("/admin/updates?q=note+05")) == ["Note 052", "Note 051", "Note 050"]
+    assert titles(editor.get("/admin/updates?q=nothing+like+it")) == ["No update matches."]
+    many = editor.get("/admin/updates?q=NOTE")
+    assert query_of(next_link(many)) == {"q": ["NOTE"], "page": ["2"]}
+    for query in [*HOSTILE, "state=draft", "topic=nope", f"topic={'x' * 5000}"]:
+        response = editor.get(f"/admin/updates?{query}")
+        assert response.status_code == 400, query
+        assert errors_on(response), query
+
+
+@pytest.fixture
+def composed(news) -> list[int]:
+    """More digests than a page holds, oldest first, beside the fixture's draft to lps: care
+    round-ups, then lps briefs, the last of them cancelled."""
+    made = [
+        create_test_digest([news[0]], ["care"], subject=f"Care round-up {n}").id
+        for n in range(PER_PAGE - 2)
+    ]
+    made += [
+        create_test_digest([news[3]], ["lps"], subject=f"Budget brief {n}").id for n in range(5)
+    ]
+    cancel(db.session.get(Digest, made[-1]))
+    return made
+
+
+def subjects(response) -> list[str]:
+    return rows(response, "tbody td:first-child")
+
+
+def test_the_digests_list_pages_newest_first_and_filters_by_subject_topic_and_status(app, composed):
+    editor = signed_in(app, "editor")
+    every = [db.session.get(Digest, i).subject for i in reversed(composed)] + ["Programme news"]
+    first = editor.get("/admin/digests")
+    assert subjects(first) == every[:PER_PAGE]
+    assert subjects(editor.get(next_link(first))) == every[PER_PAGE:]
+    assert subjects(editor.get("/admin/digests?q=BRIEF&status=draft")) == [
+        f"Budget brief {n}" for n in (3, 2, 1, 0)
+    ]
+    assert subjects(editor.get("/admin/digests?status=cancelled")) == ["Budget brief 4"]
+    lps = editor.get("/admin/digests?topic=lps")
+    assert len(subjects(lps)) == 6 and "6 digests match" in page(lps).get_text()
+    older = editor.get("/admin/digests?q=e")
+    assert query_of(next_link(older)) == {"q": ["e"], "page": ["2"]}
+    for query in [*HOSTILE, "status=lost", "topic=nope"]:
+        response = editor.get(f"/admin/digests?{query}")
+        assert response.status_code == 400, query
+        assert errors_on(response), query
+
+
+# -- the composer ----------------------------------------------------------------------------------
+
+
+def offered(response) -> list[str]:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return [label.get_text() for label in page(response).select("#update-choices li label")]
+
+
+def test_the_composer_finds_an_update_older_than_those_it_offers_and_a_digest_carries_it(app, news):
+    editor = signed_in(app, "editor")
+    assert "Note 000" not in offered(editor.get("/admin/digests"))
+    found = press(
+        editor,
+        "/admin/digests",
+        "Find updates",
+        action="find",  # the button's own name and value, as a browser sends them
+        subject="Looking back",
+        kind="digest",
+        topics=["care", "lps"],
+        find="note 000",
+        updates=[],  # those offered come ticked; this digest is only for the old one
+    )
+    assert offered(found) == ["Note 000"]
+    compose = form_with_button(page(found), "Save draft")
+    values = {**form_values(compose), "kind": "digest"}
+    assert values["subject"] == "Looking back" and values["find"] == "note 000"
+    values["updates"] = [compose.find("label", string="Note 000")["for"].split("-")[-1]]
+    created = editor.post("/admin/digests", data=values)
+    assert created.status_code == 303, errors_on(created)
+    digest = db.session.get(Digest, int(created.headers["Location"].rsplit("/", 1)[-1]))
+    assert [item.update_id for item in digest.items] == [news[0].id]
+
+    # The draft's own update stays on offer, ticked, though it is older than those offered.
+    edit = f"/admin/digests/{digest.id}/edit"
+    shown = page(editor.get(edit))
+    assert shown.find("label", string="Note 000").find_previous("input").has_attr("checked")
+    assert (
+        press(editor, edit, "Save draft", subject="Looking back again", kind="digest").status_code
+        == 303
+    )
+    db.session.expire_all()
+    assert [item.update_id for item in digest.items] == [news[0].id]
+    again = press(editor, edit, "Find updates", action="find", find="note 05")
+    assert offered(again) == ["Note 000", "Note 052", "Note 051", "Note 050"]  # its own first
+
+
+def test_hostile_composer_values_are_refused_and_save_nothing(app, news):
+    editor = signed_in(app, "editor")
+    before = db.session.scalar(select(func.count()).select_from(Digest))
+    tries = [
+        ("Find updates", {"action": "find", "find": "x" * 5000}),
+        ("Save draft", {"subject": "S", "topics": ["lps"], "updates": ["abc"]}),
+        ("Save draft", {"subject": "S", "topics": ["lps"], "updates": [str(2**40)]}),
+        ("Save draft", {"subject": "S", "topics": ["lps"], "updates": ["-3"]}),
+        ("Save draft", {"subject": "S", "topics": ["lps"], "updates": [str(news[1].id)]}),
+    ]
+    for label, changes in tries:
+        response = press(editor, "/admin/digests", label, kind="digest", **changes)
+        assert response.status_code == 400, (label, changes)
+        assert errors_on(response), (label, changes)
+    assert db.session.scalar(select(func.count()).select_from(Digest)) == before

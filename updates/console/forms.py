@@ -22,8 +22,9 @@ from wtforms.validators import EqualTo, InputRequired, Length, Optional, Validat
 from updates import limits
 from updates.addresses import MAX_ADDRESS_LENGTH, InvalidAddress, normalise_address
 from updates.forms import PagedForm, TopicsField
-from updates.models import Cadence, DigestKind, SubscriberStatus
+from updates.models import Cadence, DigestKind, DigestStatus, SubscriberStatus
 from updates.news.cadence import WEEKDAYS
+from updates.news.finding import UPDATE_STATES
 from updates.news.schedules import DEFAULT_SUBJECT
 from updates.staff.accounts import MIN_PASSWORD_LENGTH
 
@@ -142,6 +143,9 @@ class DigestForm(FlaskForm):
     )
     topics = TopicsField("Topics", validators=[InputRequired("Choose at least one topic.")])
     updates = SelectMultipleField("Updates", coerce=int)
+    find = StringField(
+        "Find older updates by title", validators=[Optional(), Length(max=limits.UPDATE_TITLE)]
+    )
 
 
 class ScheduleForm(FlaskForm):
@@ -234,6 +238,30 @@ class SubscriberFilterForm(PagedForm):
         "Status",
         default="",
         choices={"": "Any status", **{s: s.capitalize() for s in SubscriberStatus.ALL}},
+    )
+
+
+class UpdateFilterForm(PagedForm):
+    """The console's list of updates: its search and filters; the view fills in the topics."""
+
+    q = StringField("Title contains", validators=[Length(max=limits.UPDATE_TITLE), storable])
+    topic = SelectField("Topic", default="")
+    state = SelectField(
+        "State",
+        default="",
+        choices={"": "Any", **{state: state.capitalize() for state in UPDATE_STATES}},
+    )
+
+
+class DigestFilterForm(PagedForm):
+    """The console's list of digests: its search and filters; the view fills in the topics."""
+
+    q = StringField("Subject contains", validators=[Length(max=limits.DIGEST_SUBJECT), storable])
+    topic = SelectField("Topic", default="")
+    status = SelectField(
+        "Status",
+        default="",
+        choices={"": "Any status", **{s: s.capitalize() for s in DigestStatus.ALL}},
     )
 
 

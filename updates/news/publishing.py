@@ -200,14 +200,6 @@ def new_revision(update: Update, staff_id: int | None) -> UpdateRevision:
     )
 
 
-def recent_updates(limit: int = 50, published_only: bool = False) -> list[Update]:
-    """Newest first, for staff: every update, or only those published."""
-    query = select(Update).order_by(Update.id.desc()).limit(limit)
-    if published_only:
-        query = query.where(Update.published_at.is_not(None), Update.withdrawn_at.is_(None))
-    return list(db.session.scalars(query))
-
-
 def published_updates(topic: Topic | None = None, limit: int = 50) -> list[Update]:
     """Newest first: published updates in at least one public topic (or in `topic`)."""
     return list(db.session.scalars(published_query(topic).limit(limit)))
