@@ -244,7 +244,7 @@ class SubscriberFilterForm(PagedForm):
 class UpdateFilterForm(PagedForm):
     """The console's list of updates: its search and filters; the view fills in the topics."""
 
-    q = StringField("Title contains", validators=[Length(max=limits.UPDATE_TITLE), storable])
+    q = StringField("Search updates", validators=[Length(max=limits.UPDATE_TITLE), storable])
     topic = SelectField("Topic", default="")
     state = SelectField(
         "State",
@@ -256,7 +256,7 @@ class UpdateFilterForm(PagedForm):
 class DigestFilterForm(PagedForm):
     """The console's list of digests: its search and filters; the view fills in the topics."""
 
-    q = StringField("Subject contains", validators=[Length(max=limits.DIGEST_SUBJECT), storable])
+    q = StringField("Search digests", validators=[Length(max=limits.DIGEST_SUBJECT), storable])
     topic = SelectField("Topic", default="")
     status = SelectField(
         "Status",
