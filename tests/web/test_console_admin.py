@@ -637,7 +637,7 @@ def test_failed_deliveries_are_listed_and_retried_once_the_cause_is_gone(
     [message] = mail_server.messages_to("reader@example.org")
     assert message["Subject"] == "Programme news"
     assert len(mail_server.messages_to("fine@example.org")) == 1  # not sent twice
-    assert progress_of(editor, ids["digest"]) == {
+    assert progress_of(editor, ids["digest"]).items() >= {
         "status": "sent",
         "recipients": 2,
         "sent": 2,
@@ -645,7 +645,7 @@ def test_failed_deliveries_are_listed_and_retried_once_the_cause_is_gone(
         "skipped": 0,
         "already_sent": 0,
         "pending": 0,
-    }
+    }.items()
     delivery = db.session.scalar(
         select(Delivery).where(Delivery.subscriber_id == ids["subscriber"])
     )
