@@ -191,6 +191,7 @@ def test_the_audit_log_pages_newest_first_and_filters_by_who_what_and_when(app, 
     assert details(days) == ["day 3", "day 2", "day 1"]
     assert details(admin.get("/admin/audit?until=2026-01-01")) == ["editor", "editor", "day 0"]
     assert "No actions match." in page(admin.get("/admin/audit?since=2030-01-01")).get_text()
+    assert len(details(admin.get("/admin/audit?since=0001-01-01&until=9999-12-31"))) == PER_PAGE
 
 
 def test_hostile_audit_queries_are_refused_with_a_reason(app, log):

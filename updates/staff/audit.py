@@ -36,7 +36,7 @@ def find_actions(
         query = query.where(AuditEvent.action == action)
     if since is not None:
         query = query.where(AuditEvent.created_at >= datetime.combine(since, time()))
-    if until is not None:
+    if until is not None and until < date.max:  # the day after the last day is no date
         next_day = datetime.combine(until + timedelta(days=1), time())
         query = query.where(AuditEvent.created_at < next_day)
     return paginate(query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()), page)
