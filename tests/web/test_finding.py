@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 
 from tests.factories import create_news, create_subscriber, create_test_digest, create_topics
 from tests.helpers import errors_on, form_values, form_with_button, page, press, signed_in
+from updates.addresses import address_hash
 from updates.extensions import db
-from updates.models import AuditEvent, Digest, Update
+from updates.models import AuditEvent, Digest, Suppression, Update
 from updates.news.corrections import withdraw_update
 from updates.news.digests import cancel
 from updates.news.topics import add_topic
@@ -353,3 +354,35 @@ def test_hostile_composer_values_are_refused_and_save_nothing(app, news):
         assert response.status_code == 400, (label, changes)
         assert errors_on(response), (label, changes)
     assert db.session.scalar(select(func.count()).select_from(Digest)) == before
+
+
+# -- the suppression list --------------------------------------------------------------------------
+
+
+def test_the_suppression_list_pages_newest_first_and_finds_an_address_even_erased(app, people):
+    db.session.add_all(
+        Suppression(email_hash=f"{n + 1:064}", email=f"gone{n:03}@example.org", reason="bounce")
+        for n in range(PER_PAGE + 2)
+    )
+    db.session.add(
+        Suppression(email_hash=address_hash("Erased@Example.org"), email=None, reason="erased")
+    )
+    db.session.commit()
+    admin = signed_in(app, "admin")
+    cells = "tbody td:first-child"
+    newest = ["(erased; kept as a hash)"] + [f"gone{n:03}@example.org" for n in range(51, -1, -1)]
+    first = admin.get("/admin/suppressions")
+    assert rows(first, cells) == newest[:PER_PAGE]
+    assert rows(admin.get(next_link(first)), cells) == [*newest[PER_PAGE:], "old@example.org"]
+    assert rows(admin.get("/admin/suppressions?q=GONE05"), cells) == [
+        "gone051@example.org",
+        "gone050@example.org",
+    ]
+    assert rows(admin.get("/admin/suppressions?q=erased@example.org"), cells) == [newest[0]]
+    assert "No addresses match." in page(admin.get("/admin/suppressions?q=nobody")).get_text()
+    searched = admin.get("/admin/suppressions?q=example")
+    assert query_of(next_link(searched)) == {"q": ["example"], "page": ["2"]}
+    for query in HOSTILE:
+        response = admin.get(f"/admin/suppressions?{query}")
+        assert response.status_code == 400, query
+        assert errors_on(response), query

@@ -194,6 +194,12 @@ class SuppressionForm(FlaskForm):
     reason = StringField("Reason", validators=[InputRequired(), Length(max=30)])
 
 
+class SuppressionFilterForm(PagedForm):
+    """The suppression list's search."""
+
+    q = StringField("Address contains", validators=[Length(max=MAX_ADDRESS_LENGTH), storable])
+
+
 class UnsuppressForm(FlaskForm):
     reason = StringField(
         "Why may they be emailed again?", validators=[InputRequired(), Length(max=300), storable]
