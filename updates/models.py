@@ -60,6 +60,7 @@ class DigestStatus:
     PAUSED = "paused"
     SENT = "sent"
     CANCELLED = "cancelled"
+    ALL = (DRAFT, SCHEDULED, SENDING, PAUSED, SENT, CANCELLED)
 
 
 class DeliveryStatus:
@@ -265,14 +266,16 @@ update_topics = Table(
     "update_topics",
     db.metadata,
     Column("update_id", ForeignKey("updates.id", ondelete="CASCADE"), primary_key=True),
-    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
+    # Indexed for finding a topic's updates; the key leads with the update.
+    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
 digest_topics = Table(
     "digest_topics",
     db.metadata,
     Column("digest_id", ForeignKey("digests.id", ondelete="CASCADE"), primary_key=True),
-    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
+    # Indexed for finding a topic's digests; the key leads with the digest.
+    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
 
@@ -598,7 +601,7 @@ class AuditEvent(db.Model):
     staff_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_users.id", ondelete="SET NULL"), index=True
     )
-    action: Mapped[str] = mapped_column(String(60))
+    action: Mapped[str] = mapped_column(String(60), index=True)  # the log is filtered by it
     detail: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 

@@ -97,3 +97,13 @@ def test_staff_write_compose_send_and_watch_a_digest_finish(
     assert both["Subject"] == care["Subject"] == "December round-up"
     assert "Summit dates announced" in both.get_body(("plain",)).get_content()
     assert "Summit dates announced" not in care.get_body(("plain",)).get_content()
+
+    # Finding a subscriber: the search keeps its filters in the address, so it can be shared.
+    page.get_by_role("link", name="Subscribers", exact=True).click()
+    page.get_by_label("Address contains").fill("BOTH")
+    page.get_by_label("Topic").select_option(label="Events and Summits")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("p.count")).to_have_text("1 subscriber matches.")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("tbody tr a")).to_have_text("both@example.org")
+    assert "q=BOTH" in page.url and "topic=events" in page.url
