@@ -10,6 +10,7 @@ import hmac
 import json
 import logging
 import re
+import uuid
 
 import pytest
 from cryptography import x509
@@ -100,7 +101,7 @@ def sns_message(signer, kind: str, version: str = "1", **fields) -> dict:
     """An SNS message signed as SNS signs it."""
     message = {
         "Type": kind,
-        "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324",
+        "MessageId": str(uuid.uuid4()),
         "TopicArn": TOPIC,
         "Timestamp": "2026-12-07T01:50:00.000Z",
         "SignatureVersion": version,
@@ -183,6 +184,15 @@ def test_a_transient_bounce_counts_and_a_delivery_clears_the_count(sent, signer,
         "ours": 1,
     }
     assert soft_bounce_count(sent.nobody) == 0
+
+
+def test_a_notification_sent_again_counts_once(sent, signer, poster):
+    message = ses_notification(signer, ses_bounce(message_id_of(sent), "Transient"))
+    assert poster("/webhooks/ses", message).json == {"events": 1, "ours": 1}
+    again = poster("/webhooks/ses", message)
+    assert again.status_code == 200
+    assert again.json == {"events": 1, "ours": 0, "repeated": True}
+    assert soft_bounce_count(sent.nobody) == 1
 
 
 def test_a_complaint_suppresses_as_complained(sent, signer, poster):
@@ -323,6 +333,7 @@ def mailgun_event(sent, event: str, severity: str | None = None, key: str = MAIL
     timestamp, token = "1765072200", "5a8d3c2b9e1f4a7d6c0b8e2f1a3d5c7e9b0a2c4e6f8d0b1a"
     signature = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
     data = {
+        "id": uuid.uuid4().hex,
         "event": event,
         "recipient": "nobody@example.net",
         "message": {"headers": {"message-id": message_id_of(sent).strip("<>")}},
@@ -351,6 +362,13 @@ def test_mailgun_temporary_failures_count_and_a_delivery_clears_them(sent, poste
 
     poster("/webhooks/mailgun", mailgun_event(sent, "delivered"))
     assert soft_bounce_count(sent.nobody) == 0
+
+
+def test_a_mailgun_event_sent_again_counts_once(sent, poster):
+    event = mailgun_event(sent, "failed", "temporary")
+    poster("/webhooks/mailgun", event)
+    assert poster("/webhooks/mailgun", event).json["repeated"] is True
+    assert soft_bounce_count(sent.nobody) == 1
 
 
 def test_a_mailgun_complaint_suppresses_as_complained(sent, poster):

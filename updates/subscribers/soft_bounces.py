@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from updates.extensions import db
 from updates.models import SoftBounce, SuppressionReason, utcnow
@@ -24,11 +25,8 @@ def record_soft_bounce(subscriber_id: int, address: str, now: datetime | None = 
     commits."""
     now = now or utcnow()
     window = timedelta(days=current_app.config["SOFT_BOUNCE_WINDOW_DAYS"])
-    row = db.session.get(SoftBounce, subscriber_id, with_for_update=True)
-    if row is None:
-        row = SoftBounce(subscriber_id=subscriber_id, count=0, first_at=now, last_at=now)
-        db.session.add(row)
-    elif now - row.first_at > window:
+    row = _locked_row(subscriber_id, now)
+    if now - row.first_at > window:
         row.count, row.first_at = 0, now
     row.count += 1
     row.last_at = now
@@ -37,6 +35,20 @@ def record_soft_bounce(subscriber_id: int, address: str, now: datetime | None = 
     suppress(address, SuppressionReason.BOUNCE)
     db.session.delete(row)
     return True
+
+
+def _locked_row(subscriber_id: int, now: datetime) -> SoftBounce:
+    """The subscriber's row, made if missing, locked until commit; two reports of one subscriber
+    at once both count, and neither fails on the other's insert."""
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    db.session.execute(
+        dialect.insert(SoftBounce)
+        .values(subscriber_id=subscriber_id, count=0, first_at=now, last_at=now)
+        .on_conflict_do_nothing()
+    )
+    row = db.session.get(SoftBounce, subscriber_id, with_for_update=True, populate_existing=True)
+    assert row is not None  # just made, or there already
+    return row
 
 
 def clear_soft_bounces(subscriber_id: int) -> None:

@@ -9,17 +9,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from flask import Response, abort, current_app, jsonify, request
+from flask import Response, abort, current_app, request
 
-from updates.subscribers.provider_events import (
-    COMPLAINT,
-    DELIVERED,
-    HARD,
-    SOFT,
-    ProviderEvent,
-    apply_events,
-)
-from updates.webhooks import blueprint, error
+from updates.subscribers.provider_events import COMPLAINT, DELIVERED, HARD, SOFT, ProviderEvent
+from updates.webhooks import apply_once, blueprint, error
 
 
 @blueprint.post("/mailgun")
@@ -37,7 +30,8 @@ def receive_mailgun() -> Response:
         events = mailgun_events(body["event-data"])
     except (KeyError, TypeError, AttributeError):
         return error(400, "The body is not a Mailgun event.")
-    return jsonify(events=len(events), ours=apply_events(events))
+    event_id = str(body["event-data"].get("id") or body["signature"]["token"])
+    return apply_once(f"mailgun:{event_id}", events)
 
 
 def signed(key: str, signature: object) -> bool:

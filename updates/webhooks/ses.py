@@ -13,15 +13,8 @@ import logging
 
 from flask import Response, abort, current_app, jsonify, request
 
-from updates.subscribers.provider_events import (
-    COMPLAINT,
-    DELIVERED,
-    HARD,
-    SOFT,
-    ProviderEvent,
-    apply_events,
-)
-from updates.webhooks import blueprint, error, sns
+from updates.subscribers.provider_events import COMPLAINT, DELIVERED, HARD, SOFT, ProviderEvent
+from updates.webhooks import apply_once, blueprint, error, sns
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +49,7 @@ def receive_ses() -> Response:
         events = ses_events(json.loads(message["Message"]))
     except (ValueError, LookupError, TypeError, AttributeError):
         return error(400, "The notification is not an SES event.")
-    return jsonify(events=len(events), ours=apply_events(events))
+    return apply_once(f"sns:{message['MessageId']}", events)
 
 
 def _confirm(message: dict) -> Response:

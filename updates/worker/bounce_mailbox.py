@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import ssl
 import time
+from collections.abc import Callable
 from contextlib import suppress
 
 from flask import current_app
@@ -40,12 +41,12 @@ def poll_bounce_mailbox() -> int:
     if not settings:
         return 0
     idle = max(current_app.config["BOUNCE_IMAP_IDLE_SECONDS"], 0)
-    lock = redis_connection().lock(LOCK, timeout=idle + 4 * TIMEOUT, blocking=False)
+    lock = redis_connection().lock(LOCK, timeout=4 * TIMEOUT, blocking=False)  # renewed as it runs
     if not lock.acquire():
         return 0
     try:
         with connect(settings) as client:
-            read = drain(client, settings["folder"], settings["processed"], idle)
+            read = drain(client, settings["folder"], settings["processed"], idle, lock.reacquire)
     except (IMAPClientError, OSError) as error:  # the server away or refusing: the next run tries
         log.warning("could not read the bounce mailbox: %s", error)
         return 0
@@ -72,12 +73,19 @@ def connect(settings: dict) -> IMAPClient:
     return client
 
 
-def drain(client: IMAPClient, folder: str, processed: str, idle_seconds: float) -> int:
-    """Read what the folder holds, then what arrives while idling; how many messages were read."""
+def drain(
+    client: IMAPClient,
+    folder: str,
+    processed: str,
+    idle_seconds: float,
+    keep_lock: Callable[[], object] = lambda: None,
+) -> int:
+    """Read what the folder holds, then what arrives while idling; how many messages were read.
+    `keep_lock` renews the run's lock, called often enough that it never lapses mid-run."""
     if not client.folder_exists(processed):
         client.create_folder(processed)
     client.select_folder(folder)
-    read = read_waiting(client, processed)
+    read = read_waiting(client, processed, keep_lock)
     if idle_seconds <= 0 or not client.has_capability("IDLE"):
         return read
     deadline = time.monotonic() + idle_seconds
@@ -87,16 +95,20 @@ def drain(client: IMAPClient, folder: str, processed: str, idle_seconds: float) 
             news = client.idle_check(timeout=min(left, TIMEOUT))
         finally:
             client.idle_done()
+        keep_lock()
         if news:
-            read += read_waiting(client, processed)
+            read += read_waiting(client, processed, keep_lock)
     return read
 
 
-def read_waiting(client: IMAPClient, processed: str) -> int:
+def read_waiting(
+    client: IMAPClient, processed: str, keep_lock: Callable[[], object] = lambda: None
+) -> int:
     """Read every message in the selected folder, a chunk at a time, moving each one read."""
     uids = client.search(["NOT", "DELETED"])
     read = 0
     for start in range(0, len(uids), CHUNK):
+        keep_lock()
         chunk = uids[start : start + CHUNK]
         sizes = client.fetch(chunk, ["RFC822.SIZE"])
         small = [
