@@ -194,12 +194,20 @@ def _loopback(host: str) -> bool:
         return False
 
 
+def _idle_seconds(env: Mapping[str, str]) -> int:
+    """How long one run of the mailbox job waits in IDLE for more mail; 0 reads and leaves.
+    At most 120, well inside RQ's 180-second limit on a job."""
+    seconds = _int(env, "BOUNCE_IMAP_IDLE_SECONDS", 25)
+    if not 0 <= seconds <= 120:
+        raise ConfigError(f"BOUNCE_IMAP_IDLE_SECONDS must be from 0 to 120, not {seconds}")
+    return seconds
+
+
 def bounce_settings(env: Mapping[str, str]) -> dict[str, object]:
     """How bounces reach us and when soft ones suppress (subscribers/soft_bounces.py)."""
     return {
         "BOUNCE_IMAP": bounce_mailbox(env.get("BOUNCE_IMAP_URL", "").strip()),
-        # How long one run of the mailbox job waits in IDLE for more mail; 0 reads and leaves.
-        "BOUNCE_IMAP_IDLE_SECONDS": _int(env, "BOUNCE_IMAP_IDLE_SECONDS", 25),
+        "BOUNCE_IMAP_IDLE_SECONDS": _idle_seconds(env),
         "BOUNCE_IMAP_CA_FILE": env.get("BOUNCE_IMAP_CA_FILE", ""),  # else the system CAs
         "SES_SNS_TOPIC_ARNS": tuple(
             arn.strip() for arn in env.get("SES_SNS_TOPIC_ARNS", "").split(",") if arn.strip()

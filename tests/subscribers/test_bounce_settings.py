@@ -73,3 +73,9 @@ def test_topics_are_a_comma_separated_list():
         "arn:aws:sns:eu-west-2:1:a",
         "arn:aws:sns:eu-west-2:1:b",
     )
+
+
+@pytest.mark.parametrize("value", ["-1", "121", "soon"])
+def test_idling_is_bounded_within_rqs_limit_on_a_job(value):
+    with pytest.raises(ConfigError, match="BOUNCE_IMAP_IDLE_SECONDS"):
+        bounce_settings({"BOUNCE_IMAP_IDLE_SECONDS": value})

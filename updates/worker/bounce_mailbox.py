@@ -47,7 +47,7 @@ def poll_bounce_mailbox() -> int:
     try:
         with connect(settings) as client:
             read = drain(client, settings["folder"], settings["processed"], idle, lock.reacquire)
-    except (IMAPClientError, OSError) as error:  # the server away or refusing: the next run tries
+    except (IMAPClientError, OSError, LockError) as error:  # the next run tries again
         log.warning("could not read the bounce mailbox: %s", error)
         return 0
     finally:
