@@ -412,3 +412,50 @@ def test_a_delivery_reported_for_a_subscriber_clears_only_their_count(sent, post
     db.session.commit()
     poster("/webhooks/mailgun", mailgun_event(sent, "delivered"))
     assert soft_bounce_count(sent.ok) == 1
+
+
+ODD_SES = [
+    [],
+    {"notificationType": "Bounce", "bounce": []},
+    {"notificationType": "Bounce", "bounce": {"bouncedRecipients": {"a": 1}}, "mail": "x"},
+    {"notificationType": "Bounce", "bounce": {"bouncedRecipients": [None]}},
+    {"notificationType": "Bounce", "bounce": {"bouncedRecipients": [{"emailAddress": 5}]}},
+    {"notificationType": "Complaint", "complaint": {"complainedRecipients": "x"}},
+    {"notificationType": "Delivery", "delivery": {"recipients": [None, "\u0000@x"]}},
+    {"eventType": "Bounce", "bounce": {}, "mail": {"headers": ["x", {"name": None}]}},
+    {
+        "notificationType": "Bounce",
+        "bounce": {"bouncedRecipients": [{"emailAddress": "é@ü"}]},
+        "mail": {"commonHeaders": {"messageId": ["<a@b>"]}},
+    },
+]
+
+
+@pytest.mark.parametrize("notification", ODD_SES)
+def test_an_odd_ses_notification_never_answers_5xx(app, signer, poster, notification):
+    message = sns_message(signer, "Notification", Message=json.dumps(notification))
+    response = poster("/webhooks/ses", message)
+    assert response.status_code < 500
+    assert suppressions() == []
+
+
+ODD_MAILGUN = [
+    [],
+    {"event": "failed"},
+    {"event": "failed", "recipient": None, "message": {"headers": {"message-id": 5}}},
+    {"event": "delivered", "recipient": "x", "message": {"headers": []}},
+    {"event": "complained", "recipient": ["a"], "message": None},
+    {"event": "failed", "severity": "permanent", "recipient": "\u0000", "message": {"headers": {}}},
+]
+
+
+@pytest.mark.parametrize("data", ODD_MAILGUN)
+def test_an_odd_mailgun_event_never_answers_5xx(app, poster, data):
+    timestamp, token = "1765072200", "odd-token"
+    signature = hmac.new(MAILGUN_KEY.encode(), (timestamp + token).encode(), hashlib.sha256)
+    body = {
+        "signature": {"timestamp": timestamp, "token": token, "signature": signature.hexdigest()},
+        "event-data": data,
+    }
+    assert poster("/webhooks/mailgun", body).status_code < 500
+    assert suppressions() == []
