@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -14,7 +17,7 @@ import pytest
 from flask import current_app
 from imapclient import IMAPClient
 
-from tests.imapserver import Dovecot, available
+from tests.imapserver import PASSWORD, Dovecot, available
 from tests.subscribers.bounce_samples import (
     deliver_digest,
     postfix_delayed_notice,
@@ -22,6 +25,8 @@ from tests.subscribers.bounce_samples import (
     status_of,
     suppressions,
 )
+from updates import ROOT
+from updates.config import bounce_mailbox
 from updates.queues import Jobs, queue, redis_connection
 from updates.subscribers.soft_bounces import soft_bounce_count
 from updates.worker.bounce_mailbox import LOCK, poll_bounce_mailbox
@@ -104,9 +109,7 @@ def test_a_bounce_in_the_mailbox_suppresses_its_subscriber_and_every_message_is_
     assert count_in(mailbox, "Processed") == 3
 
 
-def test_a_soft_bounce_in_the_mailbox_counts_once_and_no_address_is_logged(
-    sent, mailbox, caplog
-):
+def test_a_soft_bounce_in_the_mailbox_counts_once_and_no_address_is_logged(sent, mailbox, caplog):
     deliver_to_mailbox(mailbox, as_received(postfix_delayed_notice(sent.returned)))
 
     with caplog.at_level(logging.INFO):
@@ -197,3 +200,54 @@ def test_a_server_without_move_gets_copy_delete_and_expunge(sent, app):
 def test_without_a_mailbox_configured_the_job_does_nothing(app):
     current_app.config.update(BOUNCE_IMAP=None)
     assert poll_bounce_mailbox() == 0
+
+
+def test_bounce_imap_url_names_the_mailbox_the_job_reads(sent, dovecot):
+    user = dovecot.mailbox()["username"]
+    url = f"imap://{user}:{PASSWORD}@127.0.0.1:{dovecot.imap_port}/INBOX?tls=none&processed=Done"
+    settings = bounce_mailbox(url)
+    current_app.config.update(BOUNCE_IMAP=settings)
+    deliver_to_mailbox(settings, as_received(postfix_hard_bounce(sent.returned)))
+
+    assert poll_bounce_mailbox() == 1
+
+    assert count_in(settings, "Done") == 1
+    assert status_of("nobody@example.net") == "bounced"
+
+
+@pytest.mark.slow  # starts a real `python worker.py` process
+def test_a_worker_process_reads_the_mailbox_on_its_own(sent, dovecot, app_config, tmp_path):
+    user = dovecot.mailbox()["username"]
+    url = f"imap://{user}:{PASSWORD}@127.0.0.1:{dovecot.imap_port}/INBOX?tls=none"
+    deliver_to_mailbox(bounce_mailbox(url), as_received(postfix_hard_bounce(sent.returned)))
+    env = {
+        **os.environ,
+        "UPDATES_ENV": "test",
+        "DATABASE_URL": str(app_config["SQLALCHEMY_DATABASE_URI"]),
+        "REDIS_URL": str(app_config["REDIS_URL"]),
+        "SMTP_HOST": str(app_config["SMTP_HOST"]),
+        "SMTP_PORT": str(app_config["SMTP_PORT"]),
+        "MAIL_FROM": str(app_config["MAIL_FROM"]),  # our Message-IDs are in its domain
+        "BASE_URL": str(app_config["BASE_URL"]),
+        "BOUNCE_IMAP_URL": url,
+        "BOUNCE_IMAP_IDLE_SECONDS": "1",
+    }
+    log = (tmp_path / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [sys.executable, str(ROOT / "worker.py")], env=env, cwd=ROOT, stdout=log, stderr=log
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while status_of("nobody@example.net") != "bounced" and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        finally:
+            worker.kill()
+            log.close()
+    assert status_of("nobody@example.net") == "bounced", (tmp_path / "worker.log").read_text()[
+        -3000:
+    ]
+    assert count_in(bounce_mailbox(url), "Processed") == 1
