@@ -269,9 +269,12 @@ def test_a_signed_bounce_naming_no_message_of_ours_changes_nothing(sent, signer,
     assert status_of("ok@example.net") == status_of("nobody@example.net") == "active"
 
 
+DEEP = b"[" * 50_000 + b"]" * 50_000  # deeper than Python's JSON parser goes
+
+
 @pytest.mark.parametrize(
     "body",
-    [b"", b"not json", b"[1, 2]", b'{"Type": "Notification"}'],
+    [b"", b"not json", b"\xff\xfe", b"[1, 2]", b'{"Type": "Notification"}', DEEP],
 )
 def test_a_body_that_is_no_sns_message_is_refused(app, poster, body):
     response = poster("/webhooks/ses", body)
@@ -280,8 +283,9 @@ def test_a_body_that_is_no_sns_message_is_refused(app, poster, body):
 
 
 def test_a_signed_notification_that_is_no_ses_event_is_a_400(app, signer, poster):
-    message = sns_message(signer, "Notification", Message="not json")
-    assert poster("/webhooks/ses", message).status_code == 400
+    for text in ("not json", DEEP.decode()):
+        message = sns_message(signer, "Notification", Message=text)
+        assert poster("/webhooks/ses", message).status_code == 400
     message = sns_message(
         signer, "Notification", Message=json.dumps({"notificationType": "Bounce"})
     )
@@ -390,7 +394,7 @@ def test_a_mailgun_event_without_a_good_signature_is_refused(sent, poster, signa
     assert suppressions() == []
 
 
-@pytest.mark.parametrize("body", [b"", b"not json", b"[]", b'{"signature": {}}'])
+@pytest.mark.parametrize("body", [b"", b"not json", b"\xff", b"[]", b'{"signature": {}}', DEEP])
 def test_a_body_that_is_no_mailgun_event_is_refused(app, poster, body):
     response = poster("/webhooks/mailgun", body)
     assert response.status_code in (400, 403)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 
 from flask import Response, abort, current_app, request
 
@@ -21,7 +22,10 @@ def receive_mailgun() -> Response:
     key = current_app.config.get("MAILGUN_WEBHOOK_SIGNING_KEY", "")
     if not key:
         abort(404)
-    body = request.get_json(force=True, silent=True)
+    try:
+        body = json.loads(request.get_data(cache=False))
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+        body = None
     if not isinstance(body, dict):
         return error(400, "The body is not a Mailgun event (JSON).")
     if not signed(key, body.get("signature")):

@@ -30,7 +30,7 @@ def receive_ses() -> Response:
     request.max_content_length = MAX_BODY_BYTES
     try:
         message = json.loads(request.get_data(cache=False))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         return error(400, "The body is not an SNS message (JSON).")
     if not isinstance(message, dict):
         return error(400, "The body is not an SNS message (JSON).")
@@ -47,7 +47,7 @@ def receive_ses() -> Response:
         return jsonify(events=0, ours=0)
     try:
         events = ses_events(json.loads(message["Message"]))
-    except (ValueError, LookupError, TypeError, AttributeError):
+    except (ValueError, RecursionError, LookupError, TypeError, AttributeError):
         return error(400, "The notification is not an SES event.")
     return apply_once(f"sns:{message['MessageId']}", events)
 
