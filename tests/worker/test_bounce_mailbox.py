@@ -42,7 +42,11 @@ def _start(capability: str = ""):
             pytest.fail(f"UPDATES_REQUIRE_DOVECOT=1 but {reason}", pytrace=False)
         pytest.skip(reason)
     server = Dovecot(capability)
-    server.start()
+    try:
+        server.start()
+    except Exception:
+        server.stop()  # leave no process or folder behind
+        raise
     return server
 
 
