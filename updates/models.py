@@ -262,6 +262,19 @@ class Suppression(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SoftBounce(db.Model):
+    """A subscriber's soft bounces since the first one of the current window (soft_bounces.py)."""
+
+    __tablename__ = "soft_bounces"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    count: Mapped[int]
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+
+
 update_topics = Table(
     "update_topics",
     db.metadata,
