@@ -11,13 +11,16 @@ import csv
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import islice
 from operator import itemgetter
-from typing import Any, TextIO
+from typing import Any
 
 from sqlalchemy import ARRAY, JSON, ColumnElement, Table, any_, bindparam, insert, select, update
 
+from updates import limits
 from updates.addresses import InvalidAddress, address_hash, address_key, normalise_address
+from updates.edge import problem
 from updates.extensions import db
 from updates.models import (
     ConsentEvent,
@@ -31,6 +34,7 @@ from updates.models import (
 )
 from updates.subscribers import consent
 from updates.subscribers.consent import Action, Source
+from updates.subscribers.import_staging import import_staged
 from updates.subscribers.lookup import left_without_confirming_since
 from updates.transaction import transaction
 
@@ -58,28 +62,70 @@ class ImportReport:
         )
 
 
-def read_addresses(stream: TextIO) -> Iterator[str]:
-    reader = csv.DictReader(stream)
-    columns = {name.strip().lower(): name for name in reader.fieldnames or []}
-    if "email" not in columns:
+Row = tuple[str, str, str]  # email, name, organisation, as the file gives them ("" if absent)
+Person = tuple[str, str, str | None, str | None]  # address, key, name, organisation
+ATTRIBUTES = {"name": limits.SUBSCRIBER_NAME, "organisation": limits.SUBSCRIBER_ORGANISATION}
+SPELLINGS = {"organization": "organisation"}
+
+
+def read_rows(stream: Iterable[str]) -> Iterator[Row]:
+    """The file's rows: its `email` column, and `name` and `organisation` if it has them."""
+    reader = csv.reader(stream)
+    header = [cell.strip().lower() for cell in next(reader, None) or []]
+    header = [SPELLINGS.get(name, name) for name in header]
+    if "email" not in header:
         raise ImportProblem("the CSV needs a header row with an 'email' column")
+    email = header.index("email")
+    name, organisation = (header.index(c) if c in header else None for c in ATTRIBUTES)
     for row in reader:
-        yield (row.get(columns["email"]) or "").strip()
+        width = len(row)
+        yield (
+            row[email] if email < width else "",
+            row[name] if name is not None and name < width else "",
+            row[organisation] if organisation is not None and organisation < width else "",
+        )
+
+
+def people(rows: Iterable[Row]) -> Iterator[Person | None]:
+    """Each row as the person it names, or None for a row that cannot be imported."""
+    for email, name, organisation in rows:
+        try:
+            address = normalise_address(email)
+            yield (
+                address,
+                address_key(address),
+                _attribute(name, ATTRIBUTES["name"]),
+                _attribute(organisation, ATTRIBUTES["organisation"]),
+            )
+        except InvalidAddress:
+            yield None
+
+
+def _attribute(text: str, limit: int) -> str | None:
+    """A name or organisation as stored: None if empty; InvalidAddress (the row is refused) if
+    too long or holding what no page can show."""
+    text = text.strip()
+    if not text:
+        return None
+    if len(text) > limit or problem(text) is not None:
+        raise InvalidAddress("the row's name or organisation is too long or not plain text")
+    return text
 
 
 Progress = Callable[[int, ImportReport], None]
 
 
 def import_subscribers(
-    addresses: Iterable[str],
+    rows: Iterable[Row],
     topic_slugs: list[str],
     consent_text: str,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Make these addresses active subscribers of these topics, a chunk per transaction.
+    """Make the people in these rows active subscribers of these topics.
 
-    `progress`, if given, is called after each committed chunk with its number of rows and the
-    report so far.
+    `progress`, if given, is called with each chunk's number of rows and the report so far.
+    PostgreSQL stages the whole file and writes it in one transaction (`import_staging`); other
+    databases write a chunk per transaction.
     """
     topics = list(db.session.scalars(select(Topic).where(Topic.slug.in_(topic_slugs))))
     missing = set(topic_slugs) - {topic.slug for topic in topics}
@@ -90,8 +136,12 @@ def import_subscribers(
     with transaction():
         statement_id = consent.statement_for(consent_text.strip()).id
     report = ImportReport()
+    if db.session.get_bind().dialect.name == "postgresql":
+        with transaction():
+            import_staged(people(rows), topics, statement_id, report, progress, CHUNK)
+        return report
     seen: set[str] = set()
-    iterator = iter(addresses)
+    iterator = people(rows)
     while chunk := list(islice(iterator, CHUNK)):
         with transaction():
             _import_chunk(chunk, topics, statement_id, report, seen)
@@ -100,26 +150,26 @@ def import_subscribers(
     return report
 
 
-def _valid_unique(chunk: list[str], report: ImportReport, seen: set[str]) -> dict[str, str]:
-    """key → normalised address for the chunk's valid addresses not seen before."""
-    valid: dict[str, str] = {}
-    for raw in chunk:
-        try:
-            address = normalise_address(raw)
-        except InvalidAddress:
+def _valid_unique(
+    chunk: list[Person | None], report: ImportReport, seen: set[str]
+) -> dict[str, Person]:
+    """key → person for the chunk's valid rows whose address was not seen before."""
+    valid: dict[str, Person] = {}
+    for person in chunk:
+        if person is None:
             report.skipped["invalid"] += 1
             continue
-        key = address_key(address)
+        key = person[1]
         if key in seen:
             report.skipped["duplicate"] += 1
             continue
         seen.add(key)
-        valid[key] = address
+        valid[key] = person
     return valid
 
 
 def _import_chunk(
-    chunk: list[str],
+    chunk: list[Person | None],
     topics: list[Topic],
     statement_id: int,
     report: ImportReport,
@@ -165,8 +215,10 @@ def _import_chunk(
             "created_at": now,
             "updated_at": now,
             "confirmed_at": now,
+            "name": name,
+            "organisation": organisation,
         }
-        for key, address in valid.items()
+        for key, (address, _, name, organisation) in valid.items()
         if key not in existing
     ]
     if new_rows:
@@ -189,6 +241,7 @@ def _import_chunk(
             .where(Subscriber.id.in_(pending))
             .values(status=SubscriberStatus.ACTIVE, confirmed_at=now, updated_at=now)
         )
+    _fill_attributes([(ids[key], valid[key]) for key in existing if key in valid], now)
     have = {
         (sid, tid)
         for sid, tid in db.session.execute(
@@ -234,6 +287,20 @@ def _import_chunk(
         )
     report.imported += len(changed)
     report.unchanged += len(ids) - len(changed)
+
+
+def _fill_attributes(known: list[tuple[int, Person]], now: datetime) -> None:
+    """Give people already on the list a name or organisation where they have none."""
+    table = Subscriber.__table__
+    for attribute, column in (("name", 2), ("organisation", 3)):
+        given = [{"sid": sid, "value": p[column]} for sid, p in known if p[column] is not None]
+        if given:
+            db.session.execute(
+                update(table)
+                .where(table.c.id == bindparam("sid"), table.c[attribute].is_(None))
+                .values({attribute: bindparam("value"), "updated_at": now}),
+                given,
+            )
 
 
 def _among(column: ColumnElement[Any], values: list[Any]) -> ColumnElement[bool]:
