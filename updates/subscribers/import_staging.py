@@ -39,7 +39,7 @@ SELECT email, email_key, name, organisation,
             ELSE subscriber_id END AS subscriber_id,
        kind
 FROM (
-    SELECT DISTINCT ON (r.email_key)
+    SELECT DISTINCT ON (r.email_key COLLATE "C")
            r.email, r.email_key, r.name, r.organisation, s.id AS subscriber_id,
            CASE
                WHEN x.email_hash IS NOT NULL THEN 'suppressed'
@@ -60,7 +60,7 @@ FROM (
     FROM import_rows r
     LEFT JOIN subscribers s ON s.email_key = r.email_key
     LEFT JOIN suppressions x ON x.email_hash = r.email_hash
-    ORDER BY r.email_key, r.n
+    ORDER BY r.email_key COLLATE "C", r.n  -- bytes: equal keys sort together in any locale
 ) AS firsts
 """
 NEW = """
