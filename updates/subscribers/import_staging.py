@@ -131,7 +131,29 @@ def import_staged(
 ) -> None:
     """Stage the people, then subscribe them, in the session's transaction; fills `report`."""
     cursor = db.session.connection().connection.driver_connection.cursor()
-    values = {
+    values = _parameters(topics, statement_id)
+    with cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        # Compiling these plans costs more than it saves, on a table the planner cannot size.
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(STAGE)
+        read, staged = _stage(cursor, people, report, progress, every)
+        cursor.execute("ANALYZE import_rows")
+        cursor.execute(PEOPLE, values)
+        cursor.execute("SELECT kind, count(*) FROM import_people GROUP BY kind")
+        kinds: dict[str, int] = dict(cursor.fetchall())
+        imported = _write(cursor, values, kinds)
+    report.skipped["duplicate"] += staged - sum(kinds.values())
+    for why in ("suppressed", "unsubscribed"):
+        report.skipped[why] += kinds.pop(why, 0)
+    report.imported += imported
+    report.unchanged += sum(kinds.values()) - imported
+    if progress is not None:
+        progress(read, report)
+
+
+def _parameters(topics: list[Topic], statement_id: int) -> dict[str, Any]:
+    return {
         "now": utcnow(),
         "active": SubscriberStatus.ACTIVE,
         "pending": SubscriberStatus.PENDING,
@@ -146,37 +168,25 @@ def import_staged(
         "slugs": [topic.slug for topic in topics],
         "all_topics": Json(sorted(topic.slug for topic in topics)),
     }
-    with cursor:
-        cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-        # Compiling these plans costs more than it saves, on a table the planner cannot size.
-        cursor.execute("SET LOCAL jit = off")
-        cursor.execute(STAGE)
-        read, staged = _stage(cursor, people, report, progress, every)
-        cursor.execute("ANALYZE import_rows")
-        cursor.execute(PEOPLE, values)
-        report.skipped["duplicate"] += staged - cursor.rowcount
-        cursor.execute("SELECT kind, count(*) FROM import_people GROUP BY kind")
-        kinds: dict[str, int] = dict(cursor.fetchall())
-        cursor.execute(NEW, values)
-        raced = kinds.get("new", 0) - cursor.rowcount
-        if raced:
-            cursor.execute(RACED)
-        if kinds.get("pending"):
-            cursor.execute(CONFIRMED, values)
-        if kinds.get("pending") or kinds.get("active"):
-            cursor.execute(FILLED, values)
-        cursor.execute(NEW_SUBSCRIBED, values)
-        cursor.execute(NEW_EVENTS, values)
-        imported = cursor.rowcount
-        if kinds.get("pending") or kinds.get("active"):
-            cursor.execute(KNOWN_SUBSCRIBED, values)
-            imported += cursor.rowcount
-    for why in ("suppressed", "unsubscribed"):
-        report.skipped[why] += kinds.pop(why, 0)
-    report.imported += imported
-    report.unchanged += sum(kinds.values()) - imported
-    if progress is not None:
-        progress(read, report)
+
+
+def _write(cursor: Any, values: dict[str, Any], kinds: dict[str, int]) -> int:
+    """Write the people of each kind; the number who got a subscription (and an event)."""
+    known = kinds.get("pending", 0) + kinds.get("active", 0)
+    cursor.execute(NEW, values)
+    if cursor.rowcount < kinds.get("new", 0):
+        cursor.execute(RACED)
+    if kinds.get("pending"):
+        cursor.execute(CONFIRMED, values)
+    if known:
+        cursor.execute(FILLED, values)
+    cursor.execute(NEW_SUBSCRIBED, values)
+    cursor.execute(NEW_EVENTS, values)
+    imported = cursor.rowcount
+    if known:
+        cursor.execute(KNOWN_SUBSCRIBED, values)
+        imported += cursor.rowcount
+    return imported
 
 
 def _stage(
