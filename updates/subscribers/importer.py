@@ -1,4 +1,7 @@
-"""Importing subscribers from a CSV: streamed, one set-based write per chunk, safe to repeat.
+"""Importing subscribers from a CSV: read and checked a row at a time, safe to repeat.
+
+PostgreSQL writes the whole file through a staging table (`import_staging`); other databases
+(SQLite, in development and tests) write it a chunk per transaction, here.
 
 An import asserts consent gathered elsewhere, so it never overrides a person's own choice:
 suppressed and erased addresses are skipped, and so are people who unsubscribed, whatever their
@@ -8,15 +11,12 @@ status says since, until they confirm again.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
-from operator import itemgetter
-from typing import Any
 
-from sqlalchemy import ARRAY, JSON, ColumnElement, Table, any_, bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from updates import limits
 from updates.addresses import InvalidAddress, address_hash, address_key, normalise_address
@@ -178,7 +178,7 @@ def _import_chunk(
     valid = _valid_unique(chunk, report, seen)
     hashes = {address_hash(key): key for key in valid}
     suppressed = db.session.scalars(
-        select(Suppression.email_hash).where(_among(Suppression.email_hash, list(hashes)))
+        select(Suppression.email_hash).where(Suppression.email_hash.in_(list(hashes)))
     )
     for hashed in suppressed:
         del valid[hashes[hashed]]
@@ -192,7 +192,7 @@ def _import_chunk(
                 Subscriber.email_key,
                 Subscriber.status,
                 left_without_confirming_since().label("left"),
-            ).where(_among(Subscriber.email_key, list(valid)))
+            ).where(Subscriber.email_key.in_(list(valid)))
         )
     }
     for key, row in existing.items():
@@ -222,12 +222,10 @@ def _import_chunk(
         if key not in existing
     ]
     if new_rows:
-        _insert_rows(Subscriber.__table__, new_rows)
+        db.session.execute(insert(Subscriber.__table__), new_rows)
     ids = dict(
         db.session.execute(
-            select(Subscriber.email_key, Subscriber.id).where(
-                _among(Subscriber.email_key, list(valid))
-            )
+            select(Subscriber.email_key, Subscriber.id).where(Subscriber.email_key.in_(list(valid)))
         ).all()
     )
     pending = [
@@ -246,7 +244,7 @@ def _import_chunk(
         (sid, tid)
         for sid, tid in db.session.execute(
             select(Subscription.subscriber_id, Subscription.topic_id).where(
-                _among(Subscription.subscriber_id, list(ids.values())),
+                Subscription.subscriber_id.in_(list(ids.values())),
                 Subscription.topic_id.in_([t.id for t in topics]),
             )
         )
@@ -255,8 +253,8 @@ def _import_chunk(
         (sid, topic) for sid in ids.values() for topic in topics if (sid, topic.id) not in have
     ]
     if wanted:
-        _insert_rows(
-            Subscription.__table__,
+        db.session.execute(
+            insert(Subscription.__table__),
             [
                 {
                     "subscriber_id": sid,
@@ -271,8 +269,8 @@ def _import_chunk(
     for sid, topic in wanted:
         changed.setdefault(sid, []).append(topic.slug)
     if changed:
-        _insert_rows(
-            ConsentEvent.__table__,
+        db.session.execute(
+            insert(ConsentEvent.__table__),
             [
                 {
                     "subscriber_id": sid,
@@ -301,31 +299,3 @@ def _fill_attributes(known: list[tuple[int, Person]], now: datetime) -> None:
                 .values({attribute: bindparam("value"), "updated_at": now}),
                 given,
             )
-
-
-def _among(column: ColumnElement[Any], values: list[Any]) -> ColumnElement[bool]:
-    """`column IN values`: on PostgreSQL as `= ANY(array)`, one parameter however many values,
-    where thousands of placeholders cost more to prepare than the query takes to run."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    return column.in_(values)
-
-
-def _insert_rows(table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows in the session's transaction: COPY on PostgreSQL, where one INSERT per
-    row would cost most of an import's time; the driver's executemany elsewhere."""
-    connection = db.session.connection()
-    if connection.dialect.name != "postgresql":
-        connection.execute(insert(table), rows)
-        return
-    columns = list(rows[0])
-    as_json = [n for n, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
-    quoted = ", ".join(f'"{name}"' for name in columns)
-    values_of = itemgetter(*columns)
-    raw = connection.connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
-        for row in rows:
-            values = list(values_of(row))
-            for n in as_json:
-                values[n] = json.dumps(values[n])
-            copy.write_row(values)
