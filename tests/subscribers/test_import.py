@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from pathlib import Path
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, insert, select, text
 
 from tests.factories import create_subscriber
 from tests.helpers import followed, sign_up, subscriber
@@ -214,3 +217,42 @@ def test_duplicates_are_found_across_chunks(app, topics, monkeypatch):
     report = importer.import_subscribers(rows, ["events"], "Delegate list")
     assert (report.imported, report.skipped["duplicate"]) == (150, 50)
     assert subscriber("p3@example.org").name == "P 3"  # the first line for an address counts
+
+
+def test_someone_who_signs_up_while_the_file_is_written_keeps_their_own_row(app, topics):
+    """PostgreSQL: the import sorted the address as new, then met the sign-up's row on insert."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite allows one writer at a time; nothing can sign up meanwhile")
+    rows = [(f"r{n}@example.org", "", "") for n in range(50)] + [("late@example.org", "", "")]
+    with db.engine.connect() as sign_up_meanwhile:
+        sign_up_meanwhile.execute(
+            insert(Subscriber).values(
+                email="late@example.org", email_key="late@example.org", status="pending"
+            )
+        )  # not committed yet: the import cannot see it, but its insert waits on it
+        outcome: list[importer.ImportReport] = []
+
+        def run() -> None:
+            with app.app_context():
+                outcome.append(importer.import_subscribers(rows, ["events"], "Delegate list"))
+
+        importing = threading.Thread(target=run)
+        importing.start()
+        deadline = time.monotonic() + 60
+        while not db.session.scalar(
+            text(
+                "SELECT count(*) FROM pg_locks JOIN pg_stat_activity USING (pid)"
+                " WHERE NOT granted AND locktype = 'transactionid'"
+                " AND datname = current_database()"
+            )
+        ):
+            assert time.monotonic() < deadline and importing.is_alive(), "the import never waited"
+            db.session.rollback()
+            time.sleep(0.05)
+        sign_up_meanwhile.commit()
+        importing.join(60)
+    [report] = outcome
+    assert (report.imported, report.unchanged) == (50, 1)
+    late = subscriber("late@example.org")
+    assert (late.status, followed("late@example.org")) == ("pending", set())
+    assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 51
