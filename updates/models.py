@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from updates.extensions import db
+from updates.limits import SUBSCRIBER_NAME, SUBSCRIBER_ORGANISATION
 
 
 def utcnow() -> datetime:
@@ -132,6 +133,9 @@ class Subscriber(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Attributes an import may bring; the person's own data, shown to staff and in their download.
+    name: Mapped[str | None] = mapped_column(String(SUBSCRIBER_NAME))
+    organisation: Mapped[str | None] = mapped_column(String(SUBSCRIBER_ORGANISATION))
 
     subscriptions: Mapped[list[Subscription]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan"
