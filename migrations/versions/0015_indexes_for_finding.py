@@ -4,8 +4,8 @@ The console filters the audit log by action (and lists the actions it holds), an
 updates and digests by topic; the keys of update_topics and digest_topics lead with the update
 or digest, so a topic's rows had no index of their own.
 
-Revision ID: 0016
-Revises: 0011
+Revision ID: 0015
+Revises: 0013
 Create Date: 2026-12-07 02:10:00.000000
 
 """
@@ -13,8 +13,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0016'
-down_revision = '0011'
+revision = '0015'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
