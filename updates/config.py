@@ -231,7 +231,7 @@ def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> di
         "SMTP_TIMEOUT": _float(env, "SMTP_TIMEOUT", 30.0),
         # How long a batch waits, looking every two seconds, while no relay answers, before it
         # lets its worker go and puts itself back on the queue.
-        "SMTP_OUTAGE_WAIT": _float(env, "SMTP_OUTAGE_WAIT", 300.0),
+        "SMTP_OUTAGE_WAIT": _float(env, "SMTP_OUTAGE_WAIT", 60.0),
         # Checked now; empty means BASE_URL's host, worked out where the relay is greeted.
         "SMTP_HELO_NAME": env.get("SMTP_HELO_NAME", "") and helo_name(env["SMTP_HELO_NAME"], ""),
         "SEND_RATE": _float(env, "SEND_RATE", 0.0),

@@ -144,7 +144,7 @@ def test_sending_resumes_within_seconds_of_the_relay_coming_back(app_config, fir
     assert set(counts) == set(addresses)
     assert sum(counts.values()) - len(addresses) <= 1
     # It looks every two seconds, and what is left takes well under a second to send.
-    assert done_at - first.back_at < 4
+    assert done_at - first.back_at < 6
     assert digest_status(digest_id) == "sent"
 
 

@@ -18,7 +18,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import closing
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from rq import Queue, Retry
@@ -219,7 +219,9 @@ def _enqueue(batch_ids: list[int], at: datetime | None = None) -> None:
     options = {"retry": BATCH_RETRY, "result_ttl": 600, "failure_ttl": 86400}
     if at is not None and at > utcnow():
         for batch_id in batch_ids:
-            send_queue.enqueue_at(at, Jobs.SEND_BATCH, batch_id, job_timeout=3600, **options)
+            send_queue.enqueue_at(
+                at.replace(tzinfo=UTC), Jobs.SEND_BATCH, batch_id, job_timeout=3600, **options
+            )
     else:
         at = utcnow()
         with send_queue.connection.pipeline() as pipe:
