@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from updates.dev.embedded_redis import free_port
 from updates.extensions import db
 from updates.models import Delivery, Subscriber, utcnow
 from updates.news import digests
+from updates.worker import delivery
 
 POSTFIX = Path("/usr/sbin/postfix")
 DEBIAN_CONFIG = Path("/etc/postfix")
@@ -212,3 +214,15 @@ def test_a_digest_through_postfix_sends_defers_and_fails_each_as_postfix_answers
         wait_for_log(postfix, f"to=<{address}>, relay=none")
     assert "improper command pipelining" not in postfix.log
     assert "NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 450 4.2.0 <grey@" in postfix.log
+
+    # Fifteen seconds on (the clock driven), the batch tries the deferred one alone, and
+    # Postfix defers it again: the next try is a minute away.
+    grey.retry_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    delivery.enqueue_batches(digest.id)  # what RQ's scheduler does at that time
+    run_jobs()
+    db.session.refresh(grey)
+    assert (grey.status, grey.attempts) == ("pending", 2)
+    assert 58 < (grey.retry_at - utcnow()).total_seconds() <= 60
+    assert postfix.log.count("450 4.2.0 <grey@example.org>") == 2
+    assert postfix.log.count("to=<ada@example.org>, relay=none") == 1
