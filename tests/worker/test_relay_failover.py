@@ -20,10 +20,11 @@ from sqlalchemy import select
 from tests.factories import create_news, create_subscriber, create_test_digest, create_topics
 from tests.helpers import digest_status, sign_up
 from tests.mailserver import PipeliningMailServer, _PipeliningHandler
+from tests.workers import start_worker, stop
 from updates import queues
 from updates.dev.embedded_redis import free_port
 from updates.extensions import db
-from updates.models import Batch, Delivery, utcnow
+from updates.models import Batch, Delivery, Digest, utcnow
 from updates.news import digests
 from updates.worker import delivery
 
@@ -107,6 +108,24 @@ def test_a_relay_that_refuses_connections_is_passed_over_for_the_next(app_config
     digest_id = send(run_jobs)
     assert received(first) == Counter(addresses)
     assert digest_status(digest_id) == "sent"
+
+
+@pytest.mark.slow  # starts a real `python worker.py` process
+def test_a_worker_reads_its_relays_from_smtp_hosts(app, app_config, first, second):
+    addresses = audience(5)
+    digest_id = create_test_digest([create_news("Budgets", ["lps"])], ["lps"]).id
+    first.stop()
+    hosts = f"{first.host}:{first.port}, {second.host}:{second.port}"
+    worker = start_worker(app_config, SMTP_HOSTS=hosts)
+    try:
+        digests.send(db.session.get(Digest, digest_id))
+        deadline = time.monotonic() + 60
+        while digest_status(digest_id) != "sent":
+            assert time.monotonic() < deadline, "timed out"
+            time.sleep(0.1)
+    finally:
+        stop(worker)
+    assert received(second) == Counter(addresses)
 
 
 def test_transactional_email_fails_over_too(app_config, topics, client, first, second, run_jobs):
