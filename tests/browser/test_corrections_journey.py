@@ -84,7 +84,7 @@ def test_staff_are_refused_an_empty_send_then_send_a_real_one_after_confirming_t
     expect(page.get_by_role("alert")).to_have_text(
         "Nothing was sent: none of its updates is for any of its topics. The digest stays a draft."
     )
-    expect(page.locator('[data-field="status"]')).to_have_text("draft")
+    expect(page.locator("#stage")).to_have_text("Draft")
     both_widths(page, tmp_path, "1-refused")
 
     page.get_by_role("link", name="Digests", exact=True).click()
@@ -106,7 +106,7 @@ def test_staff_are_refused_an_empty_send_then_send_a_real_one_after_confirming_t
     page.get_by_role("button", name="Yes, send to 3 subscribers now").click()
     expect(page.get_by_role("status")).to_contain_text("Sending to 3 subscribers now.")
     run_jobs()
-    expect(page.locator('[data-field="status"]')).to_have_text("sent", timeout=15_000)
+    expect(page.locator("#stage")).to_have_text("Sent", timeout=15_000)
     expect(page.locator('[data-field="sent"]')).to_have_text("3")
     assert {r for m in mail_server.received for r in m.recipients} == {
         f"carer{n}@example.org" for n in range(3)

@@ -72,7 +72,7 @@ def test_an_editor_creates_a_schedule_previews_and_runs_it(
     page.get_by_role("button", name="Run now").click()
     expect(page.get_by_role("status")).to_contain_text("Sending its digest now")
     run_jobs()
-    expect(page.locator('[data-field="status"]')).to_have_text("sent", timeout=15_000)
+    expect(page.locator("#stage")).to_have_text("Sent", timeout=15_000)
     [message] = mail_server.messages_to("care@example.org")
     assert message["Subject"].startswith("Example Trade Body care updates, week of ")
     text = message.get_body(("plain",)).get_content()
