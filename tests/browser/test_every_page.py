@@ -245,3 +245,35 @@ def test_every_page_is_accessible_and_fits_a_phone(
     check(page, axe, problems)
 
     assert problems == [], "\n".join(problems)
+
+
+def follow_error_summary(page: Page) -> list[str]:
+    """After a refused form: focus is on the summary, and each of its links focuses its field."""
+    summary = page.locator(".error-summary")
+    expect(summary).to_be_focused()
+    links = summary.get_by_role("link")
+    targets = []
+    for index in range(links.count()):
+        target = links.nth(index).get_attribute("href").removeprefix("#")
+        links.nth(index).click()
+        expect(page.locator(f"[id='{target}']")).to_be_focused()
+        targets.append(target)
+    return targets
+
+
+def test_a_refused_form_focuses_its_errors_and_each_leads_to_its_field(
+    browser_page, live_server, site
+):
+    page = browser_page
+    for path, first_topic in (
+        ("/", "local-public-services"),
+        ("/embed?topics=events,social-care", "social-care"),
+    ):
+        page.goto(live_server + path)
+        page.get_by_role("button", name="Sign up").click()
+        assert follow_error_summary(page) == ["email", f"topic-{first_topic}"]
+
+    sign_in(page, live_server, "admin@example.org")
+    page.goto(f"{live_server}/admin/import")
+    page.get_by_role("button", name="Import").click()
+    assert len(follow_error_summary(page)) == 3
