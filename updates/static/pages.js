@@ -1,6 +1,6 @@
 // What every page does: after a refused form, focus moves to the list of its errors; on a phone,
-// the console's current page is scrolled into view and wide tables take the keyboard; and the sign-up form
-// in another site's iframe tells that site how tall it is (embed.js there sets the frame's height).
+// the console's current page is scrolled into view and wide tables take the keyboard; and the
+// sign-up form in another site's iframe tells that site its height (embed.js there sets the frame's).
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -11,21 +11,21 @@ document.addEventListener("DOMContentLoaded", () => {
 
   const current = document.querySelector(".console-bar [aria-current='page']");
   if (current && current.offsetParent && window.matchMedia("(max-width: 59.99rem)").matches) {
-    current.scrollIntoView({ block: "nearest", inline: "center" });
+    current.scrollIntoView({ block: "nearest", inline: "nearest" });
   }
 
-  // A table wider than a phone scrolls within itself: the keyboard must reach it to scroll it.
-  const tables = document.querySelectorAll("table");
+  // A table or chart wider than a phone scrolls within itself: the keyboard must reach it.
+  const scrollers = document.querySelectorAll("table, figure.chart");
   const reachable = new ResizeObserver(() => {
-    for (const table of tables) {
-      if (table.scrollWidth > table.clientWidth) {
-        table.tabIndex = 0;
+    for (const box of scrollers) {
+      if (box.scrollWidth > box.clientWidth) {
+        box.tabIndex = 0;
       } else {
-        table.removeAttribute("tabindex");
+        box.removeAttribute("tabindex");
       }
     }
   });
-  tables.forEach((table) => reachable.observe(table));
+  scrollers.forEach((box) => reachable.observe(box));
 
   if (document.body.classList.contains("embedded") && window.parent !== window) {
     const tell = () => {
