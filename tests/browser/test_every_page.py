@@ -277,3 +277,12 @@ def test_a_refused_form_focuses_its_errors_and_each_leads_to_its_field(
     page.goto(f"{live_server}/admin/import")
     page.get_by_role("button", name="Import").click()
     assert len(follow_error_summary(page)) == 3
+
+    # A console form without a summary: focus goes to the first field in error, which names it.
+    page.goto(f"{live_server}/admin/subscribers/add")
+    page.get_by_label("Email address").fill("not an address")
+    page.get_by_role("button", name="Add subscriber").click()
+    field = page.get_by_label("Email address")
+    expect(field).to_be_focused()
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_have_accessible_description(re.compile(".+"))

@@ -1,12 +1,15 @@
-// What every page does: after a refused form, focus moves to the list of its errors; on a phone,
-// the console's current page is scrolled into view and wide tables take the keyboard; and the
-// sign-up form in another site's iframe tells that site its height (embed.js there sets the frame's).
+// What every page does: after a refused form, focus moves to the list of its errors (or, with no
+// list, to the first field in error); on a phone, the console's current page is scrolled into
+// view and wide tables take the keyboard; and the sign-up form in another site's iframe tells that
+// site its height (embed.js there sets the frame's).
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
-  const summary = document.querySelector(".error-summary");
-  if (summary) {
-    summary.focus();
+  const refused =
+    document.querySelector(".error-summary") ||
+    document.querySelector(".field-error :is(input:not([type=hidden]), textarea, select)");
+  if (refused) {
+    refused.focus();
   }
 
   const current = document.querySelector(".console-bar [aria-current='page']");
