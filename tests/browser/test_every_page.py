@@ -19,6 +19,7 @@ from tests.helpers import PASSWORD, links_in, subscriber
 from updates.extensions import db
 from updates.links import manage_token, unsubscribe_token
 from updates.news.cadence import when
+from updates.news.corrections import withdraw_update
 from updates.news.embeds import allow_origin
 from updates.news.schedules import create_schedule
 from updates.staff.accounts import add_staff
@@ -73,6 +74,8 @@ def site(app: Flask, topics, tmp_path: Path, mail_server, run_jobs) -> dict[str,
     reader = create_subscriber("reader@example.org", ["social-care", "events"])
     update = create_news("Care guidance published", ["social-care"])
     create_news("Winter summit", ["events"], body="Join us in **Leeds**.")
+    withdrawn = create_news("Cancelled webinar", ["events"])
+    withdraw_update(withdrawn)
     digest = create_test_digest([update], ["social-care"])
     schedule = create_schedule("Weekly round-up", ["events"], when("weekly", "09:00", "UTC", 0))
     allow_origin("https://www.example.org")
@@ -82,6 +85,7 @@ def site(app: Flask, topics, tmp_path: Path, mail_server, run_jobs) -> dict[str,
     return {
         "reader": reader.id,
         "update": update.id,
+        "withdrawn": withdrawn.id,
         "digest": digest.id,
         "schedule": schedule.id,
         "staff": editor.id,
@@ -97,6 +101,7 @@ def visits(site: dict[str, object]) -> list[Visit]:
         "/embed",
         "/updates",
         f"/updates/{site['update']}",
+        f"/updates/{site['withdrawn']}",
         "/events",
         "/manage",
         f"/manage/{site['manage']}",
@@ -198,6 +203,14 @@ def test_every_page_is_accessible_and_fits_a_phone(
             check(page, axe, problems)
 
     # Pages reached along the way: a form's errors and its answer, the links in emails.
+    page.goto(f"{live_server}/manage/{site['manage']}")
+    page.get_by_role("button", name="Save my preferences").click()
+    check(page, axe, problems)
+    page.goto(f"{live_server}/unsubscribe/{site['unsubscribe']}")
+    page.get_by_role("button", name="Unsubscribe").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("nsubscribed")
+    check(page, axe, problems)
+
     page.goto(f"{live_server}/")
     page.get_by_role("button", name="Sign up").click()
     expect(page.locator(".error-summary")).to_be_visible()
