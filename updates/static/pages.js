@@ -13,9 +13,14 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   const current = document.querySelector(".console-bar [aria-current='page']");
-  if (current && current.offsetParent && window.matchMedia("(max-width: 59.99rem)").matches) {
-    current.scrollIntoView({ block: "nearest", inline: "nearest" });
-  }
+  const phone = window.matchMedia("(max-width: 59.99rem)");
+  const reveal = () => {
+    if (current && phone.matches) {
+      current.scrollIntoView({ block: "nearest", inline: "nearest" });
+    }
+  };
+  reveal();
+  phone.addEventListener("change", reveal);
 
   // A table or chart wider than a phone scrolls within itself: the keyboard must reach it.
   const scrollers = document.querySelectorAll("table, figure.chart");
