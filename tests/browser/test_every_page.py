@@ -22,7 +22,7 @@ from updates.news.cadence import when
 from updates.news.corrections import withdraw_update
 from updates.news.embeds import allow_origin
 from updates.news.schedules import create_schedule
-from updates.staff.accounts import add_staff
+from updates.staff.accounts import add_staff, find_staff
 from updates.staff.twofactor import confirm_enrolment, pending_secret, start_enrolment
 
 PHONE, DESKTOP = 375, 1280
@@ -189,6 +189,12 @@ def check(page: Page, axe: str, problems: list[str]) -> None:
     page.set_viewport_size({"width": DESKTOP, "height": 800})
 
 
+def current_code(address: str) -> str:
+    """What the authenticator app shows now for the secret the account is setting up."""
+    db.session.expire_all()
+    return pyotp.TOTP(pending_secret(find_staff(address))).now()
+
+
 def sign_in(page: Page, base: str, address: str) -> None:
     page.goto(f"{base}/admin/login")
     page.get_by_label("Email address").fill(address)
@@ -250,6 +256,16 @@ def test_every_page_is_accessible_and_fits_a_phone(
         if visit.who == "admin":
             page.goto(live_server + visit.path)
             check(page, axe, problems)
+    page.goto(f"{live_server}/admin/account/two-factor")
+    page.get_by_label("Your current password").fill(PASSWORD)
+    page.get_by_role("button", name="Set up two-factor").click()
+    expect(page.locator("svg")).to_be_visible()  # the QR code to scan
+    check(page, axe, problems)
+    page.get_by_label("Six-digit code from your app").fill(current_code("admin@example.org"))
+    page.get_by_role("button", name="Turn on two-factor").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your recovery codes")
+    check(page, axe, problems)
+
     page.goto(f"{live_server}/admin/import")
     csv = tmp_path / "people.csv"
     csv.write_text("email\nimported@example.org\n")
