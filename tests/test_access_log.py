@@ -59,7 +59,7 @@ STARTUP_PROBE = "startup-probe"  # the query the fixture's own requests carry
 
 
 def _wait_until_up(url: str) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # several workers importing the app on a busy machine
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"{url}/?{STARTUP_PROBE}", timeout=2)

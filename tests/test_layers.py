@@ -33,6 +33,7 @@ BASE = {
     "instruments",
     "logs",
     "service_metrics",
+    "paging",
 }
 DOMAIN = {"subscribers", "news", "staff"}
 WEB = {"public", "preferences", "console", "api", "webhooks", "monitoring"}

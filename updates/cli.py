@@ -15,7 +15,7 @@ from flask.cli import AppGroup
 from updates.dev.demo import load_demo
 from updates.news.topics import TopicError, add_topic, all_topics
 from updates.staff.accounts import ROLES, StaffError, add_staff, create_api_token
-from updates.subscribers.importer import ImportProblem, Progress, import_subscribers, read_addresses
+from updates.subscribers.importer import ImportProblem, Progress, import_subscribers, read_rows
 
 topics_cli = AppGroup("topics", help="Add and list topics.")
 subscribers_cli = AppGroup("subscribers", help="Import subscribers.")
@@ -61,7 +61,7 @@ def subscribers_import(file: TextIO, topic_list: str, consent_text: str) -> None
     slugs = [slug.strip() for slug in topic_list.split(",") if slug.strip()]
     try:
         with _row_progress(file) as progress:
-            report = import_subscribers(read_addresses(file), slugs, consent_text, progress)
+            report = import_subscribers(read_rows(file), slugs, consent_text, progress)
     except ImportProblem as error:
         raise click.ClickException(str(error)) from error
     click.echo(report.summary())
@@ -74,7 +74,7 @@ def _row_progress(file: TextIO) -> Iterator[Progress | None]:
     if not sys.stdout.isatty() or not file.seekable():
         yield None
         return
-    total = sum(1 for _ in read_addresses(file))
+    total = sum(1 for _ in read_rows(file))
     file.seek(0)
     with click.progressbar(length=total, label="Importing", show_pos=True) as bar:
         yield lambda rows, _report: bar.update(rows)

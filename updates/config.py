@@ -9,7 +9,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from updates import limits
@@ -143,6 +143,82 @@ def _timezone(env: Mapping[str, str]) -> str:
     return name
 
 
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be 1 or more, not {value}")
+    return value
+
+
+def bounce_mailbox(url: str) -> dict[str, object] | None:
+    """BOUNCE_IMAP_URL as its parts: `imaps://USER:PASSWORD@HOST[:993]/FOLDER?processed=NAME`,
+    or `imap://` with STARTTLS; `?tls=none` (plain IMAP) only for a server on loopback."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    tls = {"imaps": "ssl", "imap": "starttls"}.get(parts.scheme)
+    if tls is None or not parts.hostname or not parts.username:
+        raise ConfigError(
+            "BOUNCE_IMAP_URL must look like imaps://user:password@host/INBOX?processed=Processed"
+        )
+    if query.get("tls") == ["none"]:
+        if parts.scheme != "imap" or not _loopback(parts.hostname):
+            raise ConfigError("BOUNCE_IMAP_URL may use tls=none only with imap:// on loopback")
+        tls = "none"
+    folder = unquote(parts.path.lstrip("/")) or "INBOX"
+    processed = query.get("processed", ["Processed"])[0]
+    if processed == folder:
+        raise ConfigError("BOUNCE_IMAP_URL's processed folder must differ from the one it reads")
+    try:
+        port = parts.port or (993 if tls == "ssl" else 143)
+    except ValueError:
+        raise ConfigError("BOUNCE_IMAP_URL has a port that is not a number") from None
+    return {
+        "host": parts.hostname,
+        "port": port,
+        "tls": tls,
+        "username": unquote(parts.username),
+        "password": unquote(parts.password or ""),
+        "folder": folder,
+        "processed": processed,
+    }
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _idle_seconds(env: Mapping[str, str]) -> int:
+    """How long one run of the mailbox job waits in IDLE for more mail; 0 reads and leaves.
+    At most 120, well inside RQ's 180-second limit on a job."""
+    seconds = _int(env, "BOUNCE_IMAP_IDLE_SECONDS", 25)
+    if not 0 <= seconds <= 120:
+        raise ConfigError(f"BOUNCE_IMAP_IDLE_SECONDS must be from 0 to 120, not {seconds}")
+    return seconds
+
+
+def bounce_settings(env: Mapping[str, str]) -> dict[str, object]:
+    """How bounces reach us and when soft ones suppress (subscribers/soft_bounces.py)."""
+    return {
+        "BOUNCE_IMAP": bounce_mailbox(env.get("BOUNCE_IMAP_URL", "").strip()),
+        "BOUNCE_IMAP_IDLE_SECONDS": _idle_seconds(env),
+        "BOUNCE_IMAP_CA_FILE": env.get("BOUNCE_IMAP_CA_FILE", ""),  # else the system CAs
+        "SES_SNS_TOPIC_ARNS": tuple(
+            arn.strip() for arn in env.get("SES_SNS_TOPIC_ARNS", "").split(",") if arn.strip()
+        ),
+        "SES_SNS_AUTO_CONFIRM": _flag(env.get("SES_SNS_AUTO_CONFIRM"), default=True),
+        "MAILGUN_WEBHOOK_SIGNING_KEY": env.get("MAILGUN_WEBHOOK_SIGNING_KEY", "").strip(),
+        "SOFT_BOUNCE_LIMIT": _positive(env, "SOFT_BOUNCE_LIMIT", 5),
+        "SOFT_BOUNCE_WINDOW_DAYS": _positive(env, "SOFT_BOUNCE_WINDOW_DAYS", 30),
+    }
+
+
 def database_url(env: Mapping[str, str], instance_path: Path) -> str:
     """DATABASE_URL with PostgreSQL pointed at psycopg 3, the driver we install."""
     url = env.get("DATABASE_URL", "") or f"sqlite:///{instance_path / 'updates.db'}"
@@ -234,6 +310,7 @@ def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> di
         "SEND_LATE_MINUTES": _int(env, "SEND_LATE_MINUTES", 60),
         "TIMEZONE": _timezone(env),
         "BOUNCE_WEBHOOK_TOKEN": env.get("BOUNCE_WEBHOOK_TOKEN", ""),
+        **bounce_settings(env),
         "METRICS_TOKEN": env.get("METRICS_TOKEN", "").strip(),  # empty: loopback clients only
         "WORKER_METRICS_PORT": _worker_metrics_port(env),  # 0: no worker endpoint
         "WORKER_METRICS_ADDRESS": env.get("WORKER_METRICS_ADDRESS", "") or "127.0.0.1",

@@ -23,3 +23,5 @@ SCHEDULE_AHEAD_DAYS = 366  # how far ahead staff may schedule a digest
 API_BODY = 256 * 1024
 IMPORT_UPLOAD = 50 * 1024 * 1024  # bytes in a CSV uploaded for import: about a million rows
 SCHEDULE_NAME = 200
+SUBSCRIBER_NAME = 200  # a person's name, as an imported list gives it
+SUBSCRIBER_ORGANISATION = 200

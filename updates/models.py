@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from updates.extensions import db
+from updates.limits import SUBSCRIBER_NAME, SUBSCRIBER_ORGANISATION
 
 
 def utcnow() -> datetime:
@@ -60,6 +61,7 @@ class DigestStatus:
     PAUSED = "paused"
     SENT = "sent"
     CANCELLED = "cancelled"
+    ALL = (DRAFT, SCHEDULED, SENDING, PAUSED, SENT, CANCELLED)
 
 
 class DeliveryStatus:
@@ -131,6 +133,9 @@ class Subscriber(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Attributes an import may bring; the person's own data, shown to staff and in their download.
+    name: Mapped[str | None] = mapped_column(String(SUBSCRIBER_NAME))
+    organisation: Mapped[str | None] = mapped_column(String(SUBSCRIBER_ORGANISATION))
 
     subscriptions: Mapped[list[Subscription]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan"
@@ -261,18 +266,33 @@ class Suppression(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SoftBounce(db.Model):
+    """A subscriber's soft bounces since the first one of the current window (soft_bounces.py)."""
+
+    __tablename__ = "soft_bounces"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    count: Mapped[int]
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+
+
 update_topics = Table(
     "update_topics",
     db.metadata,
     Column("update_id", ForeignKey("updates.id", ondelete="CASCADE"), primary_key=True),
-    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
+    # Indexed for finding a topic's updates; the key leads with the update.
+    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
 digest_topics = Table(
     "digest_topics",
     db.metadata,
     Column("digest_id", ForeignKey("digests.id", ondelete="CASCADE"), primary_key=True),
-    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
+    # Indexed for finding a topic's digests; the key leads with the digest.
+    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
 
@@ -598,7 +618,7 @@ class AuditEvent(db.Model):
     staff_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_users.id", ondelete="SET NULL"), index=True
     )
-    action: Mapped[str] = mapped_column(String(60))
+    action: Mapped[str] = mapped_column(String(60), index=True)  # the log is filtered by it
     detail: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 

@@ -42,6 +42,7 @@ class Jobs:
     SWEEP_UPLOADS = "updates.worker.imports.sweep_abandoned_uploads"
     SEND_PASSWORD_RESET = "updates.worker.staff_mail.send_password_reset"
     SWEEP_STAFF_SIGN_IN = "updates.worker.staff_mail.sweep_staff_sign_in"
+    POLL_BOUNCE_MAILBOX = "updates.worker.bounce_mailbox.poll_bounce_mailbox"
 
 
 ALL_JOBS = tuple(value for key, value in vars(Jobs).items() if key.isupper())

@@ -24,6 +24,7 @@ from updates.news.embeds import allow_origin
 from updates.news.schedules import create_schedule
 from updates.staff.accounts import add_staff, find_staff
 from updates.staff.twofactor import confirm_enrolment, pending_secret, start_enrolment
+from updates.subscribers.suppression import suppress
 
 PHONE, DESKTOP = 375, 1280
 
@@ -79,6 +80,7 @@ def site(app: Flask, topics) -> dict[str, object]:
     digest = create_test_digest([update], ["social-care"])
     schedule = create_schedule("Weekly round-up", ["events"], when("weekly", "09:00", "UTC", 0))
     allow_origin("https://www.example.org")
+    suppress("gone@example.org", "manual")
     start_enrolment(editor)
     confirm_enrolment(editor, pyotp.TOTP(pending_secret(editor)).now())
     db.session.commit()
@@ -108,6 +110,7 @@ def visits(site: dict[str, object]) -> list[Visit]:
         f"/manage/{site['manage']}/erase",
         f"/unsubscribe/{site['unsubscribe']}",
         "/manage/not-a-link",
+        "/test-copy/manage",
         "/no-such-page",
         "/admin/login",
         "/admin/forgot",
@@ -134,6 +137,10 @@ def visits(site: dict[str, object]) -> list[Visit]:
         f"/admin/subscribers/{site['reader']}",
         "/admin/subscribers/add",
         "/admin/suppressions",
+        "/admin/suppressions?q=example",  # a search shows its table
+        "/admin/subscribers?q=reader",
+        "/admin/updates?q=care",
+        "/admin/digests?q=news",
         "/admin/tokens",
         "/admin/topics",
         f"/admin/topics/{site['topic']}",

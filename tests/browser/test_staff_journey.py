@@ -62,7 +62,7 @@ def test_staff_write_compose_send_and_watch_a_digest_finish(
     snapshot(page, tmp_path, "1-compose")
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("December round-up")
-    expect(page.locator('[data-field="status"]')).to_have_text("draft")
+    expect(page.locator("#stage")).to_have_text("Draft")
 
     page.get_by_role("link", name="Preview").click()
     for address, shown, hidden in (
@@ -88,7 +88,7 @@ def test_staff_write_compose_send_and_watch_a_digest_finish(
     expect(page.get_by_role("status")).to_contain_text("Sending to 2 subscribers now.")
     run_jobs()
     # The page polls for progress: no reload needed to see it finish.
-    expect(page.locator('[data-field="status"]')).to_have_text("sent", timeout=15_000)
+    expect(page.locator("#stage")).to_have_text("Sent", timeout=15_000)
     expect(page.locator('[data-field="sent"]')).to_have_text("2")
     snapshot(page, tmp_path, "3-sent")
 
@@ -97,3 +97,13 @@ def test_staff_write_compose_send_and_watch_a_digest_finish(
     assert both["Subject"] == care["Subject"] == "December round-up"
     assert "Summit dates announced" in both.get_body(("plain",)).get_content()
     assert "Summit dates announced" not in care.get_body(("plain",)).get_content()
+
+    # Finding a subscriber: the search keeps its filters in the address, so it can be shared.
+    page.get_by_role("link", name="Subscribers", exact=True).click()
+    page.get_by_label("Address contains").fill("BOTH")
+    page.get_by_label("Topic").select_option(label="Events and Summits")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("p.count")).to_have_text("1 subscriber matches.")
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("tbody tr a")).to_have_text("both@example.org")
+    assert "q=BOTH" in page.url and "topic=events" in page.url

@@ -21,9 +21,12 @@ from tests.helpers import (
 )
 from tests.web.test_api import Api, assert_error, new_token
 from updates.extensions import db
-from updates.models import Event, Update
+from updates.models import Event, Topic, Update
+from updates.news.cadence import when
 from updates.news.digests import send
 from updates.news.events import EventDetails, cancel_event, set_event
+from updates.news.schedules import create_schedule, run_now
+from updates.news.sent import lacking_someone
 from updates.news.topics import add_topic
 from updates.staff.accounts import add_staff
 
@@ -254,3 +257,102 @@ def test_a_withdrawn_events_file_cancels_it_and_the_lists_leave_it_out(api, clie
     assert client.get(f"/updates/{update_id}").status_code == 410
     assert vevents(parsed(client.get("/events.ics"))) == []
     assert page(client.get("/events")).select("article") == []
+
+
+# -- cancelling --------------------------------------------------------------------------------
+
+
+def test_a_cancelled_event_reaches_those_who_had_it_once_in_the_next_scheduled_digest(
+    api, client, run_jobs, mail_server
+):
+    update_id = publish(api, summit()).get_json()["id"]
+    create_subscriber("reader@example.org", {"lps": "digest"})
+    send(create_test_digest([db.session.get(Update, update_id)], ["lps"]))
+    run_jobs()
+    assert len(mail_server.messages_to("reader@example.org")) == 1
+    lps = [db.session.scalar(select(Topic.id).where(Topic.slug == "lps"))]
+    assert lacking_someone([update_id], lps) == []  # had it: no digest would carry it again
+
+    cancelled = api.post(f"/api/updates/{update_id}/event/cancel")
+    assert cancelled.status_code == 200, cancelled.get_json()
+    assert cancelled.get_json()["event"]["cancelled"] is True
+    assert lacking_someone([update_id], lps) == [update_id]  # the cancellation is news
+
+    schedule = create_schedule("Daily", ["lps"], when("daily", "09:00", "Europe/London"))
+    digest = run_now(schedule)
+    assert digest is not None and [item.update_id for item in digest.items] == [update_id]
+    run_jobs()
+    _, notice = mail_server.messages_to("reader@example.org")
+    ics = f"{BASE_URL}/updates/{update_id}/event.ics"
+    for part in (text_part(notice), html_part(notice)):
+        assert "Cancelled: " in part and WINTER_DAY in part
+        assert "Remove it from your calendar" in part and ics in part
+    assert str(parsed(client.get(ics.removeprefix(BASE_URL)))["method"]) == "CANCEL"
+
+    assert lacking_someone([update_id], lps) == []  # told once; never again
+    assert run_now(schedule) is None
+
+
+def test_the_api_moves_an_event_keeping_its_uid_and_cancels_only_an_event(api, client):
+    update_id = publish(api, summit()).get_json()["id"]
+    moved = api.client.patch(
+        f"/api/updates/{update_id}", json={"event": summit(SUMMER)}, headers=api.headers
+    )
+    assert moved.status_code == 200, moved.get_json()
+    assert moved.get_json()["event"]["start"] == SUMMER
+    [entry] = vevents(parsed(client.get(f"/updates/{update_id}/event.ics")))
+    assert entry["sequence"] == 1 and str(entry["uid"]).startswith(f"event-{update_id}@")
+    same = api.client.patch(
+        f"/api/updates/{update_id}", json={"event": summit(SUMMER)}, headers=api.headers
+    )
+    assert same.status_code == 200
+    assert vevents(parsed(client.get(f"/updates/{update_id}/event.ics")))[0]["sequence"] == 1
+
+    backwards = summit(SUMMER, end=SUMMER.replace("T09:00", "T08:00"))
+    refused = api.client.patch(
+        f"/api/updates/{update_id}", json={"event": backwards}, headers=api.headers
+    )
+    assert_error(refused, 400, "end after it starts")
+
+    plain = api.post("/api/updates", {"title": "News", "body": "Text.", "topics": ["lps"]})
+    assert_error(
+        api.post(f"/api/updates/{plain.get_json()['id']}/event/cancel"), 409, "not an event"
+    )
+    assert api.post("/api/updates/999999/event/cancel").status_code == 404
+    assert api.post(f"/api/updates/{update_id}/event/cancel").status_code == 200
+    assert api.post(f"/api/updates/{update_id}/event/cancel").status_code == 200  # once is enough
+    assert api.client.delete(f"/api/updates/{update_id}", headers=api.headers).status_code == 204
+    assert_error(api.post(f"/api/updates/{update_id}/event/cancel"), 409, "withdrawn")
+
+
+def test_staff_move_an_event_then_cancel_it_after_confirming(app, api, client):
+    update_id = publish(api, summit()).get_json()["id"]
+    add_staff("writer@example.org", "editor", PASSWORD)
+    editor = signed_in(app, "writer")
+    edit = f"/admin/updates/{update_id}"
+    form = form_with_button(page(editor.get(edit)), "Save the correction")
+    values = form_values(form)
+    assert values["starts"] == WINTER and values["timezone"] == "Europe/London"
+    values.update(
+        body=form.find("textarea").get_text(),
+        starts=f"{NEXT_YEAR}-01-20T10:00",
+        ends=f"{NEXT_YEAR}-01-20T12:00",
+        action="save",
+    )
+    saved = editor.post(edit, data=values)
+    assert saved.status_code == 303, page(saved).select(".error-message")
+    db.session.expire_all()
+    assert str(db.session.get(Event, update_id).starts_at) == f"{NEXT_YEAR}-01-20 10:00:00"
+
+    ask = form_with_button(page(editor.get(edit)), "Cancel the event")
+    asked = editor.post(ask["action"], data=form_values(ask))
+    assert asked.status_code == 200 and "Cancel the event" in page(asked).get_text()
+    db.session.expire_all()
+    assert db.session.get(Event, update_id).cancelled_at is None  # nothing until confirmed
+    confirm = form_with_button(page(asked), "Yes, cancel the event")
+    assert editor.post(confirm["action"], data=form_values(confirm)).status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Event, update_id).cancelled_at is not None
+    shown = page(editor.get(edit))
+    assert shown.select_one("#event-cancelled") is not None
+    assert "Cancelled" in page(client.get(f"/updates/{update_id}")).get_text()

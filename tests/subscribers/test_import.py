@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import re
+import threading
+import time
 from pathlib import Path
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, insert, select, text
 
-from tests.helpers import sign_up
+from tests.factories import create_subscriber
+from tests.helpers import followed, sign_up, subscriber
 from updates.addresses import address_hash
 from updates.extensions import db
 from updates.models import ConsentEvent, Subscriber, Subscription, Suppression
+from updates.subscribers import importer
 
 
 def run_import(app, path: Path, topics: str = "events,social-care"):
@@ -80,3 +86,173 @@ def test_import_refuses_an_unknown_topic_or_a_file_without_an_email_column(app, 
     no_column = run_import(app, csv)
     assert no_column.exit_code != 0 and "'email' column" in no_column.output
     assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 0
+
+
+def counts_in(output: str) -> dict[str, int]:
+    """The numbers in the summary line, by what they count."""
+    summary = output.strip().splitlines()[-1]
+    found = re.findall(r"(\d+) (invalid|suppressed|unsubscribed|duplicate)", summary)
+    head = re.match(r"imported (\d+), already subscribed (\d+), skipped (\d+)", summary)
+    assert head is not None, output
+    imported, unchanged, skipped = map(int, head.groups())
+    return {"imported": imported, "unchanged": unchanged, "skipped": skipped} | {
+        why: int(count) for count, why in found
+    }
+
+
+def test_each_kind_of_row_that_cannot_be_imported_is_skipped_and_counted(app, tmp_path, topics):
+    """Hundreds of rows, every kind: the counts add up and only the importable are written."""
+    create_subscriber("bounced@example.org", [], status="bounced")
+    create_subscriber("gone@example.org", [], status="unsubscribed")
+    create_subscriber("waiting@example.org", [], status="pending")
+    create_subscriber("already@example.org", ["events", "social-care"])
+    create_subscriber("half@example.org", ["events"])
+    # Left, then signed up again without confirming: pending, and still off the list.
+    came_back = create_subscriber("came-back@example.org", [], status="pending")
+    db.session.add(ConsentEvent(subscriber=came_back, action="unsubscribed", source="link"))
+    db.session.add(Suppression(email_hash=address_hash("hashed@example.org"), reason="erased"))
+    db.session.commit()
+    lines = [f"reader{n}@example.org" for n in range(300)]
+    lines += [f"Reader{n}@EXAMPLE.org" for n in range(0, 300, 10)]  # 30 duplicates
+    lines += ["not an address", "@example.org", "a@localhost", "x@example.test"]  # 4 invalid
+    lines += ["bounced@example.org", "hashed@example.org"]  # 2 suppressed
+    lines += ["gone@example.org", "came-back@example.org"]  # 2 unsubscribed
+    lines += ["waiting@example.org", "half@example.org", "already@example.org"]
+    csv = tmp_path / "people.csv"
+    csv.write_text("email\n" + "\n".join(lines) + "\n")
+
+    result = run_import(app, csv)
+    assert result.exit_code == 0, result.output
+    assert counts_in(result.output) == {
+        "imported": 302,  # the 300 readers, the one waiting and the one following half
+        "unchanged": 1,
+        "skipped": 38,
+        "invalid": 4,
+        "duplicate": 30,
+        "suppressed": 2,
+        "unsubscribed": 2,
+    }
+    statuses = dict(db.session.execute(select(Subscriber.email_key, Subscriber.status)).all())
+    assert statuses["waiting@example.org"] == "active"
+    assert statuses["came-back@example.org"] == "pending"
+    assert statuses["gone@example.org"] == "unsubscribed"
+    assert statuses["bounced@example.org"] == "bounced"
+    assert "hashed@example.org" not in statuses
+    for skipped in ("bounced", "gone", "came-back"):
+        assert followed(f"{skipped}@example.org") == set()
+    assert followed("half@example.org") == {"events", "social-care"}
+    half = subscriber("half@example.org")
+    [event] = db.session.scalars(select(ConsentEvent).where(ConsentEvent.subscriber_id == half.id))
+    assert (event.action, event.source, event.topics) == ("imported", "import", ["social-care"])
+    reader = subscriber("reader7@example.org")
+    assert reader.email == "reader7@example.org" and reader.status == "active"
+    [event] = db.session.scalars(
+        select(ConsentEvent).where(ConsentEvent.subscriber_id == reader.id)
+    )
+    assert event.topics == ["events", "social-care"]
+    assert event.statement.text.startswith("Delegate list")
+    assert db.session.scalar(select(func.count()).select_from(Subscription)) == 2 * 303
+
+    again = run_import(app, csv)
+    assert counts_in(again.output) == {
+        "imported": 0,
+        "unchanged": 303,
+        "skipped": 38,
+        "invalid": 4,
+        "duplicate": 30,
+        "suppressed": 2,
+        "unsubscribed": 2,
+    }
+    assert db.session.scalar(select(func.count()).select_from(Subscription)) == 2 * 303
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(ConsentEvent).where(ConsentEvent.action == "imported")
+        )
+        == 302
+    )
+
+
+def test_names_and_organisations_are_read_and_a_later_import_only_fills_gaps(app, tmp_path, topics):
+    csv = tmp_path / "people.csv"
+    csv.write_text(
+        "E-mail ignored,NAME,Email,Organisation\n"
+        ",Ada Lovelace,ada@example.org,Analytical Engines Ltd\n"
+        ",,bob@example.org,\n"
+        f",{'x' * 201},long@example.org,\n"
+        ",Bell\x07,bell@example.org,\n"
+        ",=cmd(),formula@example.org,@SUM(A1)\n"
+    )
+    result = run_import(app, csv)
+    assert counts_in(result.output)["imported"] == 3, result.output
+    assert counts_in(result.output)["invalid"] == 2  # a name too long, a control character
+    people = {
+        email: (name, organisation)
+        for email, name, organisation in db.session.execute(
+            select(Subscriber.email, Subscriber.name, Subscriber.organisation)
+        )
+    }
+    assert people == {
+        "ada@example.org": ("Ada Lovelace", "Analytical Engines Ltd"),
+        "bob@example.org": (None, None),
+        "formula@example.org": ("=cmd()", "@SUM(A1)"),
+    }
+
+    csv.write_text(
+        "email,name,organization\n"
+        "ada@example.org,Countess of Lovelace,Somewhere Else\n"
+        "bob@example.org,Bob Babbage,Difference Engines\n"
+    )
+    later = run_import(app, csv, topics="events")
+    assert counts_in(later.output) == {"imported": 0, "unchanged": 2, "skipped": 0}
+    db.session.expire_all()
+    assert subscriber("ada@example.org").name == "Ada Lovelace"
+    assert subscriber("ada@example.org").organisation == "Analytical Engines Ltd"
+    assert subscriber("bob@example.org").name == "Bob Babbage"
+    assert subscriber("bob@example.org").organisation == "Difference Engines"
+
+
+def test_duplicates_are_found_across_chunks(app, topics, monkeypatch):
+    monkeypatch.setattr(importer, "CHUNK", 40)
+    rows = [(f"p{n % 150}@example.org", f"P {n}", "") for n in range(200)]
+    report = importer.import_subscribers(rows, ["events"], "Delegate list")
+    assert (report.imported, report.skipped["duplicate"]) == (150, 50)
+    assert subscriber("p3@example.org").name == "P 3"  # the first line for an address counts
+
+
+def test_someone_who_signs_up_while_the_file_is_written_keeps_their_own_row(app, topics):
+    """PostgreSQL: the import sorted the address as new, then met the sign-up's row on insert."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite allows one writer at a time; nothing can sign up meanwhile")
+    rows = [(f"r{n}@example.org", "", "") for n in range(50)] + [("late@example.org", "", "")]
+    with db.engine.connect() as sign_up_meanwhile:
+        sign_up_meanwhile.execute(
+            insert(Subscriber).values(
+                email="late@example.org", email_key="late@example.org", status="pending"
+            )
+        )  # not committed yet: the import cannot see it, but its insert waits on it
+        outcome: list[importer.ImportReport] = []
+
+        def run() -> None:
+            with app.app_context():
+                outcome.append(importer.import_subscribers(rows, ["events"], "Delegate list"))
+
+        importing = threading.Thread(target=run)
+        importing.start()
+        deadline = time.monotonic() + 60
+        while not db.session.scalar(
+            text(
+                "SELECT count(*) FROM pg_locks JOIN pg_stat_activity USING (pid)"
+                " WHERE NOT granted AND locktype = 'transactionid'"
+                " AND datname = current_database()"
+            )
+        ):
+            assert time.monotonic() < deadline and importing.is_alive(), "the import never waited"
+            db.session.rollback()
+            time.sleep(0.05)
+        sign_up_meanwhile.commit()
+        importing.join(60)
+    [report] = outcome
+    assert (report.imported, report.unchanged) == (50, 1)
+    late = subscriber("late@example.org")
+    assert (late.status, followed("late@example.org")) == ("pending", set())
+    assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 51

@@ -52,6 +52,7 @@ CALLS = [
     ("POST", "/api/schedules/{digest}/run", None),
     ("PATCH", "/api/updates/{update}", {"title": "Council budgets, corrected"}),
     ("DELETE", "/api/updates/{update}", None),
+    ("POST", "/api/updates/{update}/event/cancel", None),
     ("PATCH", "/api/digests/{digest}", {"subject": "March news"}),
     ("DELETE", "/api/digests/{digest}", None),
 ]
@@ -69,6 +70,7 @@ CONTRACT_PATHS = {
     "/api/schedules/{id}",
     "/api/schedules/{id}/run",
     "/api/updates/{id}",
+    "/api/updates/{id}/event/cancel",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from updates.models import (
 )
 from updates.news import digests
 from updates.news.cadence import when
+from updates.news.events import EventDetails, set_event
 from updates.news.schedules import create_schedule
 from updates.staff.accounts import issue_api_token
 
@@ -38,6 +40,13 @@ def scheduled(digest: Digest) -> None:
 def paused(digest: Digest) -> None:
     digests.send(digest)
     digests.pause(digest)
+
+
+def an_event(digest: Digest) -> None:
+    """Its update becomes an event, which can then be cancelled."""
+    start = datetime(utcnow().year + 1, 3, 3, 10)
+    details = EventDetails(start, start + timedelta(hours=2), "Europe/London")
+    set_event(digest.items[0].update, details)
 
 
 # method, path, body, the digest's state first, admins only, what the audit log says (None: a read)
@@ -88,6 +97,7 @@ CALLS: list[tuple[str, str, Any, Callable[[Digest], None], bool, str | None]] = 
     ("POST", "/api/schedules/{schedule}/run", None, draft, False, "schedule run"),
     ("PATCH", "/api/updates/{update}", {"body": "Corrected."}, draft, False, "update corrected"),
     ("DELETE", "/api/updates/{update}", None, draft, False, "update withdrawn"),
+    ("POST", "/api/updates/{update}/event/cancel", None, an_event, False, "event cancelled"),
     ("PATCH", "/api/digests/{digest}", {"subject": "S2"}, draft, False, "digest edited"),
     ("DELETE", "/api/digests/{digest}", None, draft, False, "digest deleted"),
 ]
@@ -168,6 +178,8 @@ def test_each_call_answers_each_caller_by_role_and_audits_what_it_changes(
     else:
         accepted = "/api/digests/" in path or path.endswith("/run")
         expected = EXPECTED.get(method, 202 if accepted else 201)
+        if path.endswith("/event/cancel"):
+            expected = 200  # the update, its event now cancelled
     assert response.status_code == expected, response.get_data(as_text=True)
     if expected >= 400:
         assert response.is_json and response.get_json()["error"]

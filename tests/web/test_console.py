@@ -157,7 +157,7 @@ def test_an_editor_writes_composes_and_sends_and_staff_can_watch_it_finish(
     # The reader follows lps only and the digest has no lps update: skipped, not sent empty.
     assert mail_server.messages_to("reader@example.org") == []
     progress = client.get(detail_path + "/progress").get_json()
-    assert progress == {
+    assert progress.items() >= {
         "status": "sent",
         "recipients": 2,
         "sent": 1,
@@ -165,7 +165,7 @@ def test_an_editor_writes_composes_and_sends_and_staff_can_watch_it_finish(
         "skipped": 1,
         "already_sent": 0,
         "pending": 0,
-    }
+    }.items()
     actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
     assert actions == ["update published", "digest composed", "digest sending"]
 
@@ -215,7 +215,7 @@ def test_a_test_copy_goes_to_the_staff_member_only(app, people, run_jobs, mail_s
     assert client.post(form["action"], data=form_values(form)).status_code == 303
     run_jobs()
     [copy] = mail_server.messages_to("editor@example.org")
-    assert copy["Subject"] == "Programme news"
+    assert copy["Subject"] == "[Test] Programme news"
     assert copy["Message-ID"].startswith("<test-")
     assert mail_server.messages_to("reader@example.org") == []
     db.session.expire_all()

@@ -259,9 +259,10 @@ def test_timezone_sets_the_zone_send_times_are_read_in(in_new_york, app, people)
 def test_cancel_and_erase_ask_first(app, people):
     admin = signed_in(app, "admin")
     path = f"/admin/digests/{people['digest']}"
+    press_and_confirm(admin, path, "Send", at=f"{SUMMER}T10:00")
     asked = press(admin, path, "Cancel")
     assert page(asked).h1.get_text() == "Cancel “Programme news”?"
-    assert digest_status(people["digest"]) == "draft"
+    assert digest_status(people["digest"]) == "scheduled"
     assert confirm(admin, asked).status_code == 303
     assert digest_status(people["digest"]) == "cancelled"
 
@@ -272,7 +273,7 @@ def test_cancel_and_erase_ask_first(app, people):
     assert confirm(admin, asked).status_code == 303
     db.session.expire_all()
     assert db.session.get(Subscriber, people["subscriber"]).status == "erased"
-    assert audit_actions() == ["digest cancel", "subscriber erased"]
+    assert audit_actions() == ["digest scheduled", "digest cancel", "subscriber erased"]
 
 
 # --- drafts

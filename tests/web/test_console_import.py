@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 import os
 import pty
 import subprocess
@@ -15,11 +17,20 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from tests.factories import create_subscriber, create_topics
-from tests.helpers import PASSWORD, form_values, form_with_button, page, sign_in
+from tests.helpers import (
+    PASSWORD,
+    form_values,
+    form_with_button,
+    page,
+    path_of,
+    sign_in,
+    submit_only_form,
+)
 from updates import ROOT
 from updates.addresses import address_hash
 from updates.console import imports
 from updates.extensions import db
+from updates.links import manage_url
 from updates.models import AuditEvent, ConsentEvent, Subscriber, Subscription, Suppression
 from updates.staff.accounts import add_staff
 from updates.subscribers import importer
@@ -111,7 +122,7 @@ def test_an_admin_imports_a_csv_and_reads_the_report(admin, uploads, run_jobs):
     assert table_counts(done, "#import-report") == {
         "Imported": "2",
         "Already subscribed": "1",
-        "Skipped: not a valid address": "1",
+        "Skipped: not a valid address, name or organisation": "1",
         "Skipped: repeated in the file": "1",
         "Skipped: suppressed or erased": "1",
         "Skipped: unsubscribed before": "1",
@@ -271,9 +282,14 @@ def test_progress_is_reported_after_every_chunk(app, staff, monkeypatch):
     calls: list[tuple[int, int]] = []
     addresses = ["a@example.org", "b@example.org", "bad", "c@example.org", "a@example.org"]
     report = importer.import_subscribers(
-        addresses, ["events"], CONSENT, lambda rows, so_far: calls.append((rows, so_far.imported))
+        [(address, "", "") for address in addresses],
+        ["events"],
+        CONSENT,
+        lambda rows, so_far: calls.append((rows, so_far.imported)),
     )
-    assert calls == [(2, 2), (2, 3), (1, 3)]
+    # PostgreSQL writes the whole file at the end, so its last call reports the imported.
+    assert [rows for rows, _ in calls] == [2, 2, 1]
+    assert calls[-1] == (1, 3)
     assert (
         report.summary() == "imported 3, already subscribed 0, skipped 2 (1 invalid, 1 duplicate)"
     )
@@ -329,3 +345,44 @@ def test_the_hourly_sweep_deletes_only_uploads_no_import_can_read_any_more(uploa
     assert sweep_abandoned_uploads() == 1
     assert sorted(p.name for p in uploads.iterdir()) == ["new.csv", "notes.txt"]
     assert sweep_abandoned_uploads() == 0
+
+
+def test_imported_names_show_in_the_console_the_export_and_the_persons_own_download(
+    app, admin, uploads, run_jobs
+):
+    people = (
+        "Email,Name,ORGANISATION\n"
+        "ada@example.org,Ada Lovelace,Analytical Engines\n"
+        "eve@example.org,=HYPERLINK(1),+Evil\n"
+    )
+    assert upload(admin, people).status_code == 303
+    run_jobs()
+
+    listed = page(admin.get("/admin/subscribers?q=example.org"))
+    names = {row.a.get_text(): row.find_all("td")[1].get_text() for row in listed.tbody("tr")}
+    assert names == {
+        "ada@example.org": "Ada Lovelace, Analytical Engines",
+        "eve@example.org": "=HYPERLINK(1), +Evil",
+    }
+    ada = db.session.scalar(select(Subscriber).where(Subscriber.email == "ada@example.org"))
+    shown = page(admin.get(f"/admin/subscribers/{ada.id}")).find(class_="attributes").get_text()
+    assert shown == "Name: Ada Lovelace. Organisation: Analytical Engines."
+
+    exported = admin.get("/admin/exports/subscribers.csv")
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert {(r["email"], r["name"], r["organisation"]) for r in rows} == {
+        ("ada@example.org", "Ada Lovelace", "Analytical Engines"),
+        ("eve@example.org", "'=HYPERLINK(1)", "'+Evil"),
+    }
+
+    visitor = app.test_client()
+    with app.test_request_context():
+        manage = path_of(manage_url(ada))
+    download = visitor.get(page(visitor.get(manage)).find("a", string="Download your data")["href"])
+    data = json.loads(download.get_data(as_text=True))
+    assert (data["name"], data["organisation"]) == ("Ada Lovelace", "Analytical Engines")
+    erase = page(visitor.get(manage)).find("a", string="Erase your data")["href"]
+    assert submit_only_form(visitor, erase).status_code == 200
+    db.session.expire_all()
+    gone = db.session.get(Subscriber, ada.id)
+    assert (gone.status, gone.email, gone.name, gone.organisation) == ("erased", None, None, None)

@@ -221,6 +221,22 @@ def test_asking_for_a_manage_link_answers_the_same_for_anyone(
     assert client.post("/manage", data={"email": ADDRESS}).status_code == 400  # no CSRF token
 
 
+@pytest.fixture
+def fortnight_links(app_config):
+    app_config["MANAGE_MAX_AGE_DAYS"] = 14
+
+
+def test_the_link_request_page_says_what_the_link_does_and_how_long_it_lasts(
+    fortnight_links, client, topics
+):
+    form = page(client.get("/manage")).find("form", method="post")
+    answer = page(client.post("/manage", data={**form_values(form), "email": ADDRESS}))
+    lifetime = answer.find(id="link-lifetime").get_text()
+    assert "manage your preferences" in lifetime
+    assert "works for 14 days" in lifetime
+    assert "confirm" not in answer.find("main").get_text().lower()
+
+
 def test_emails_to_one_address_are_rate_limited_across_sign_up_and_link_requests(client, welcome):
     values = form_values(page(client.get("/manage")).find("form", method="post"))
     answers = [

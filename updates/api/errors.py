@@ -9,6 +9,7 @@ from werkzeug.routing import RequestRedirect
 from updates.news.cadence import CadenceError
 from updates.news.corrections import WithdrawnError
 from updates.news.digests import DigestStateError
+from updates.news.events import NotAnEvent
 from updates.news.publishing import ContentError
 from updates.news.topics import TopicError
 
@@ -37,6 +38,7 @@ def _invalid(error: ValueError) -> Response:
 
 
 @blueprint.errorhandler(DigestStateError)
+@blueprint.errorhandler(NotAnEvent)
 @blueprint.errorhandler(WithdrawnError)
 def _wrong_state(error: ValueError) -> Response:
     return json_error(Conflict(str(error)))

@@ -127,6 +127,16 @@ PATHS: dict[str, Any] = {
             {**GONE, **errors(404)},
         ),
     },
+    "/api/updates/{id}/event/cancel": {
+        "parameters": [UPDATE_ID],
+        "post": operation(
+            "Cancel the update's event: its page and the event lists say so, its `.ics` and "
+            "the feeds carry it as cancelled (METHOD:CANCEL for its own file, same UID), and "
+            "the next digest for its topics tells, once, the readers who were sent it. "
+            "Idempotent. 409 when the update is no event or was withdrawn.",
+            {"200": answer("The update.", ref("Update")), **errors(404, 409)},
+        ),
+    },
     "/api/digests": {
         "post": operation(
             "Compose a digest (a draft) of published updates, for followers of some topics.",
@@ -314,6 +324,15 @@ SCHEDULE_SCHEMAS: dict[str, Any] = {
     },
 }
 
+EVENT_PROPERTIES = {
+    "start": {"type": "string", "example": "2026-03-03T10:00"},
+    "end": {"type": "string", "example": "2026-03-03T12:30"},
+    "timezone": {"type": "string", "example": "Europe/London"},
+    "place": {"type": ["string", "null"], "maxLength": limits.EVENT_PLACE},
+    "online_url": {"type": ["string", "null"], "format": "uri", "maxLength": limits.EVENT_URL},
+    "booking_url": {"type": ["string", "null"], "format": "uri", "maxLength": limits.EVENT_URL},
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -363,14 +382,7 @@ SCHEMAS: dict[str, Any] = {
         "one the zone skips (clocks going forward) is refused, one it repeats is taken as the "
         "first. The event's page offers an `.ics`, and `/events.ics` lists it.",
         "required": ["start", "end", "timezone"],
-        "properties": {
-            "start": {"type": "string", "example": "2026-03-03T10:00"},
-            "end": {"type": "string", "example": "2026-03-03T12:30"},
-            "timezone": {"type": "string", "example": "Europe/London"},
-            "place": {"type": "string", "maxLength": limits.EVENT_PLACE},
-            "online_url": {"type": "string", "format": "uri", "maxLength": limits.EVENT_URL},
-            "booking_url": {"type": "string", "format": "uri", "maxLength": limits.EVENT_URL},
-        },
+        "properties": EVENT_PROPERTIES,
     },
     "CreatedUpdate": {
         "type": "object",
@@ -393,6 +405,11 @@ SCHEMAS: dict[str, Any] = {
             "title": {"type": "string", "minLength": 1, "maxLength": limits.UPDATE_TITLE},
             "body": {"type": "string", "minLength": 1, "maxLength": limits.UPDATE_BODY},
             "topics": {**SLUGS, "description": "Slugs of existing topics."},
+            "event": {
+                "oneOf": [ref("Event"), {"type": "null"}],
+                "description": "Move or change its event (the calendar entry keeps its UID and "
+                "its SEQUENCE goes up), make it one, or null: no longer an event.",
+            },
         },
     },
     "Update": {
@@ -405,6 +422,14 @@ SCHEMAS: dict[str, Any] = {
             "body": {"type": "string", "description": "Markdown."},
             "topics": {"type": "array", "items": SLUG},
             "revisions": {"type": "integer", "description": "Revisions kept, the first included."},
+            "event": {"oneOf": [ref("EventState"), {"type": "null"}]},
+        },
+    },
+    "EventState": {
+        "type": "object",
+        "properties": {
+            **EVENT_PROPERTIES,
+            "cancelled": {"type": "boolean"},
         },
     },
     "DigestChange": {

@@ -62,6 +62,7 @@ def update_json(update: Update) -> dict[str, Any]:
         "body": update.body_markdown,
         "topics": [topic.slug for topic in update.topics],
         "revisions": len(update.revisions),
+        "event": events.event_json(update.event),
     }
 
 
@@ -131,13 +132,29 @@ def create_update():
 @token_required
 def edit_update(update_id: int):
     update = find_update(update_id)
-    body = known_fields(json_body(), "title", "body", "topics")
+    body = known_fields(json_body(), "title", "body", "topics", "event")
     title = optional_text(body, "title", limits.UPDATE_TITLE)
     markdown = optional_text(body, "body", limits.UPDATE_BODY)
     topics = field(body, "topics", list, None)
+    changing_event = "event" in body
+    event = field(body, "event", dict, None)
+    details = events.details_from(event) if event is not None else None
     with transaction():
-        if corrections.edit_update(update, g.staff.id, title, markdown, topics):
+        changed = corrections.edit_update(update, g.staff.id, title, markdown, topics)
+        if changing_event:
+            changed = events.change_event(update, details) or changed
+        if changed:
             audit("update corrected", f"{update.id}: {update.title}")
+    return update_json(update)
+
+
+@blueprint.post(f"{UPDATE}/event/cancel")
+@token_required
+def cancel_event(update_id: int):
+    update = find_update(update_id)
+    with transaction():
+        if events.cancel_event(update):
+            audit("event cancelled", f"{update.id}: {update.title}")
     return update_json(update)
 
 

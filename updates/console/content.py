@@ -12,19 +12,15 @@ from updates.models import (
 )
 from updates.news import digests, events
 from updates.news.announcements import announce
-from updates.news.publishing import (
-    ContentError,
-    create_update,
-    recent_updates,
-    render_markdown,
-)
+from updates.news.finding import find_digests, find_updates, offerable_updates
+from updates.news.publishing import ContentError, create_update, render_markdown
 from updates.news.topics import active_subscriber_counts, all_topics
 from updates.transaction import transaction
 
 from . import blueprint
 from .access import audit, done, staff_only
 from .charts import dashboard_charts
-from .forms import DigestForm, UpdateForm
+from .forms import DigestFilterForm, DigestForm, UpdateFilterForm, UpdateForm
 
 
 @blueprint.url_value_preprocessor
@@ -57,13 +53,13 @@ def updates():
         return _preview_update(form)
     if request.method == "POST":
         if not form.validate():
-            return _render_updates(form), 400
+            return _render_updates(form, status=400)
         try:
             event = form.event_values()
             details = events.details_from(event) if event is not None else None
         except ContentError as error:
             form.is_event.errors = [f"The event: {error}."]
-            return _render_updates(form), 400
+            return _render_updates(form, status=400)
         try:
             with transaction():
                 update = create_update(form.title.data, form.body.data, form.topics.data)
@@ -73,7 +69,7 @@ def updates():
                 audit("update published", f"{update.id}: {update.title}{announced}")
         except ContentError as error:
             form.body.errors = [str(error)]
-            return _render_updates(form), 400
+            return _render_updates(form, status=400)
         announcing = ", and announcing it now" if announcement is not None else ""
         return done(f"Published “{update.title}”{announcing}.", ".updates")
     return _render_updates(form)
@@ -83,15 +79,30 @@ def _preview_update(form: UpdateForm) -> tuple[str, int]:
     """The body as subscribers will read it, beside the form still filled in; nothing is saved."""
     form.validate()
     if form.csrf_token.errors or form.body.errors:
-        return _render_updates(form), 400
+        return _render_updates(form, status=400)
     form.title.errors = form.topics.errors = []  # these can wait until publishing
-    return _render_updates(form, preview=render_markdown(form.body.data)), 200
+    return _render_updates(form, preview=render_markdown(form.body.data))
 
 
-def _render_updates(form: UpdateForm, preview: str | None = None) -> str:
-    return render_template(
-        "console/updates.html", form=form, updates=recent_updates(), preview=preview
+def _render_updates(
+    form: UpdateForm, preview: str | None = None, status: int = 200
+) -> tuple[str, int]:
+    """The page: the form to write an update, and the updates its query string asks for."""
+    filters = UpdateFilterForm(request.args)
+    filters.topic.choices = _any_topic()
+    found = None
+    if filters.validate():
+        text = (filters.q.data or "").strip()
+        found = find_updates(text, filters.topic.data, filters.state.data, filters.page_number)
+    page = render_template(
+        "console/updates.html", form=form, filters=filters, found=found, preview=preview
     )
+    return page, status if found is not None else 400
+
+
+def _any_topic() -> dict[str, str]:
+    """A list filter's topics: any, or one of them, archived ones included."""
+    return {"": "Any topic", **{t.slug: t.name for t in all_topics()}}
 
 
 @blueprint.route("/digests", methods=["GET", "POST"])
@@ -101,9 +112,11 @@ def digest_list():
     published = composer_choices(form)
     if request.method == "GET":
         form.updates.data = digests.unsent_updates(published)
-    if request.method == "POST":
+    elif request.form.get("action") == "find":
+        return _render_digests(form, published, status=200 if form.find.validate(form) else 400)
+    else:
         if not form.validate() or not updates_fit_topics(form, published):
-            return _render_digests(form, published), 400
+            return _render_digests(form, published, status=400)
         try:
             with transaction():
                 digest = digests.create_digest(
@@ -116,17 +129,23 @@ def digest_list():
                 audit("digest composed", f"{digest.id}: {digest.subject}")
         except ContentError as error:
             form.subject.errors = [str(error)]
-            return _render_digests(form, published), 400
+            return _render_digests(form, published, status=400)
         return redirect(url_for(".digest_detail", digest_id=digest.id), code=303)
     return _render_digests(form, published)
 
 
 def composer_choices(form: DigestForm) -> list[Update]:
-    """Fill the composer's choices: topics not archived, and published updates not withdrawn."""
+    """Fill the composer's choices: topics not archived, and the published updates it offers.
+
+    Those are the latest, or those whose title holds what was asked for, and those already
+    chosen: an older update found once stays on offer while the digest is composed.
+    """
     form.topics.choices = {
         t.slug: t.name + ("" if t.public else " (hidden)") for t in all_topics() if not t.archived
     }
-    published = recent_updates(published_only=True)
+    chosen = [i for i in form.updates.data or [] if isinstance(i, int) and 0 < i <= limits.MAX_ID]
+    text = (form.find.data or "").strip()[: limits.UPDATE_TITLE]
+    published = offerable_updates(text, chosen)
     form.updates.choices = {u.id: u.title for u in published}
     return published
 
@@ -146,11 +165,22 @@ def updates_fit_topics(form: DigestForm, published: list[Update]) -> bool:
     return not stray
 
 
-def _render_digests(form: DigestForm, published: list[Update]) -> str:
-    return render_template(
+def _render_digests(
+    form: DigestForm, published: list[Update], status: int = 200
+) -> tuple[str, int]:
+    """The page: the composer, and the digests its query string asks for."""
+    filters = DigestFilterForm(request.args)
+    filters.topic.choices = _any_topic()
+    found = None
+    if filters.validate():
+        text = (filters.q.data or "").strip()
+        found = find_digests(text, filters.topic.data, filters.status.data, filters.page_number)
+    page = render_template(
         "console/digests.html",
         form=form,
-        digests=digests.recent_digests(),
+        filters=filters,
+        found=found,
         updates=published,
         unsent=set(digests.unsent_updates(published)),
     )
+    return page, status if found is not None else 400

@@ -1,13 +1,16 @@
-"""Correcting a published update, with its history shown, and withdrawing one (after asking)."""
+"""Correcting a published update (its event too), with its history shown; cancelling its event
+and withdrawing it (after asking)."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from flask import abort, render_template, request, url_for
 from flask_login import current_user
 
 from updates.extensions import db
 from updates.models import Update
-from updates.news import corrections
+from updates.news import corrections, events
 from updates.news.publishing import ContentError, render_markdown
 from updates.news.topics import all_topics
 from updates.transaction import transaction
@@ -42,10 +45,17 @@ def update_edit(update_id: int):
         if not form.validate():
             return _render(update, form), 400
         try:
+            event = _event_from(update, form)
+        except ContentError as error:
+            form.is_event.errors = [f"The event: {error}."]
+            return _render(update, form), 400
+        try:
             with transaction():
                 changed = corrections.edit_update(
                     update, current_user.id, form.title.data, form.body.data, form.topics.data
                 )
+                if event is not _UNCHANGED:
+                    changed = events.change_event(update, event) or changed
                 if changed:
                     audit("update corrected", f"{update.id}: {update.title}")
         except ContentError as error:
@@ -56,11 +66,31 @@ def update_edit(update_id: int):
     return _render(update, form)
 
 
+_UNCHANGED = object()
+
+
+def _event_from(update: Update, form: UpdateForm) -> object:
+    """The event the form describes; a cancelled event's fields are not on the form."""
+    if update.event is not None and update.event.cancelled_at is not None:
+        return _UNCHANGED
+    values = form.event_values()
+    return events.details_from(values) if values is not None else None
+
+
 def _filled(update: Update) -> UpdateForm:
     form = UpdateForm(formdata=None)
     form.title.data = update.title
     form.body.data = update.body_markdown
     form.topics.data = [topic.slug for topic in update.topics]
+    if update.event is not None:
+        local = events.event_json(update.event)
+        form.is_event.data = True
+        form.starts.data = datetime.fromisoformat(local["start"])
+        form.ends.data = datetime.fromisoformat(local["end"])
+        form.timezone.data = update.event.timezone
+        form.place.data = update.event.place
+        form.online_url.data = update.event.online_url
+        form.booking_url.data = update.event.booking_url
     return form
 
 
@@ -74,6 +104,30 @@ def _render(update: Update, form: UpdateForm, preview: str | None = None) -> str
         history=corrections.history(update),
         topic_names=topics,
     )
+
+
+@blueprint.route("/updates/<int:update_id>/cancel-event", methods=["POST"])
+@staff_only
+def event_cancel(update_id: int):
+    update = _update(update_id)
+    if update.event is None or update.withdrawn_at is not None:
+        abort(409)
+    if not confirmed():
+        return ask(
+            f"Cancel the event “{update.title}”?",
+            "Yes, cancel the event",
+            url_for(".update_edit", update_id=update.id),
+            details=(
+                "Its page and the event lists will say it is cancelled, and calendars that "
+                "have it drop it the next time they read its file or the feed.",
+                "The next digest for its topics tells the readers who were sent it, once.",
+            ),
+            danger=True,
+        )
+    with transaction():
+        if events.cancel_event(update):
+            audit("event cancelled", f"{update.id}: {update.title}")
+    return done(f"Cancelled the event “{update.title}”.", ".update_edit", update_id=update.id)
 
 
 @blueprint.route("/updates/<int:update_id>/withdraw", methods=["POST"])

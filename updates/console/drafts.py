@@ -30,6 +30,8 @@ def digest_edit(digest_id: int):
         )
     form = DigestForm() if request.method == "POST" else _filled(digest)
     published = composer_choices(form)
+    if request.method == "POST" and request.form.get("action") == "find":
+        return _render(digest, form, published), 200 if form.find.validate(form) else 400
     if request.method == "POST":
         if not form.validate() or not updates_fit_topics(form, published):
             return _render(digest, form, published), 400

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
     DateTimeLocalField,
     EmailField,
     Field,
@@ -20,9 +21,10 @@ from wtforms.validators import EqualTo, InputRequired, Length, Optional, Validat
 
 from updates import limits
 from updates.addresses import MAX_ADDRESS_LENGTH, InvalidAddress, normalise_address
-from updates.forms import TopicsField
-from updates.models import Cadence, DigestKind, SubscriberStatus
+from updates.forms import PagedForm, TopicsField
+from updates.models import Cadence, DigestKind, DigestStatus, SubscriberStatus
 from updates.news.cadence import WEEKDAYS
+from updates.news.finding import UPDATE_STATES
 from updates.news.schedules import DEFAULT_SUBJECT
 from updates.staff.accounts import MIN_PASSWORD_LENGTH
 
@@ -141,6 +143,9 @@ class DigestForm(FlaskForm):
     )
     topics = TopicsField("Topics", validators=[InputRequired("Choose at least one topic.")])
     updates = SelectMultipleField("Updates", coerce=int)
+    find = StringField(
+        "Find older updates by title", validators=[Optional(), Length(max=limits.UPDATE_TITLE)]
+    )
 
 
 class ScheduleForm(FlaskForm):
@@ -189,6 +194,12 @@ class SuppressionForm(FlaskForm):
     reason = StringField("Reason", validators=[InputRequired(), Length(max=30)])
 
 
+class SuppressionFilterForm(PagedForm):
+    """The suppression list's search."""
+
+    q = StringField("Address contains", validators=[Length(max=MAX_ADDRESS_LENGTH), storable])
+
+
 class UnsuppressForm(FlaskForm):
     reason = StringField(
         "Why may they be emailed again?", validators=[InputRequired(), Length(max=300), storable]
@@ -224,8 +235,8 @@ class ApiTokenForm(FlaskForm):
     staff_id = SelectField("For the staff account", coerce=int)
 
 
-class SubscriberFilterForm(Form):
-    """The subscriber list's search and filters, from the query string (a GET: no CSRF)."""
+class SubscriberFilterForm(PagedForm):
+    """The subscriber list's search and filters."""
 
     q = StringField("Address contains", validators=[Length(max=MAX_ADDRESS_LENGTH), storable])
     topic = SelectField("Topic", default="")
@@ -234,6 +245,47 @@ class SubscriberFilterForm(Form):
         default="",
         choices={"": "Any status", **{s: s.capitalize() for s in SubscriberStatus.ALL}},
     )
+
+
+class UpdateFilterForm(PagedForm):
+    """The console's list of updates: its search and filters; the view fills in the topics."""
+
+    q = StringField("Search updates", validators=[Length(max=limits.UPDATE_TITLE), storable])
+    topic = SelectField("Topic", default="")
+    state = SelectField(
+        "State",
+        default="",
+        choices={"": "Any", **{state: state.capitalize() for state in UPDATE_STATES}},
+    )
+
+
+class DigestFilterForm(PagedForm):
+    """The console's list of digests: its search and filters; the view fills in the topics."""
+
+    q = StringField("Search digests", validators=[Length(max=limits.DIGEST_SUBJECT), storable])
+    topic = SelectField("Topic", default="")
+    status = SelectField(
+        "Status",
+        default="",
+        choices={"": "Any status", **{s: s.capitalize() for s in DigestStatus.ALL}},
+    )
+
+
+class AuditFilterForm(PagedForm):
+    """The audit log's filters; the view fills in the choices of who and what."""
+
+    who = SelectField("Who", default="")
+    action = SelectField("What", default="")
+    since = DateField("From (UTC)", validators=[Optional()])
+    until = DateField("Until (UTC)", validators=[Optional()])
+
+    def validate_until(self, field: DateField) -> None:
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError("The end of the range comes before its start.")
+
+    @property
+    def staff_id(self) -> int | None:
+        return int(self.who.data) if self.who.data else None
 
 
 class AddSubscriberForm(FlaskForm):

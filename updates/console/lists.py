@@ -12,14 +12,15 @@ from updates.addresses import InvalidAddress, normalise_address
 from updates.extensions import db
 from updates.models import Suppression
 from updates.news.topics import all_topics
-from updates.staff.audit import recent_actions
+from updates.staff.accounts import all_staff
+from updates.staff.audit import actions_recorded, find_actions
 from updates.subscribers import exports
-from updates.subscribers.suppression import lift, recent_suppressions, suppress
+from updates.subscribers.suppression import find_suppressions, lift, suppress
 from updates.transaction import transaction
 
 from . import blueprint
 from .access import admin_only, audit, done
-from .forms import SuppressionForm, UnsuppressForm
+from .forms import AuditFilterForm, SuppressionFilterForm, SuppressionForm, UnsuppressForm
 
 
 @blueprint.route("/suppressions", methods=["GET", "POST"])
@@ -28,12 +29,12 @@ def suppressions():
     form = SuppressionForm()
     if request.method == "POST":
         if not form.validate():
-            return _render_suppressions(form), 400
+            return _render_suppressions(form, status=400)
         try:
             address = normalise_address(form.email.data)
         except InvalidAddress as error:
             form.email.errors = [str(error)]
-            return _render_suppressions(form), 400
+            return _render_suppressions(form, status=400)
         with transaction():
             suppress(address, form.reason.data)
             audit("address suppressed", f"{address}: {form.reason.data}")
@@ -42,15 +43,25 @@ def suppressions():
 
 
 def _render_suppressions(
-    form: SuppressionForm, removing: UnsuppressForm | None = None, removing_id: int | None = None
-) -> str:
-    return render_template(
+    form: SuppressionForm,
+    removing: UnsuppressForm | None = None,
+    removing_id: int | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    """The page: the form to suppress an address, and the list as its query string asks."""
+    filters = SuppressionFilterForm(request.args)
+    found = None
+    if filters.validate():
+        found = find_suppressions((filters.q.data or "").strip(), filters.page_number)
+    page = render_template(
         "console/suppressions.html",
         form=form,
-        rows=recent_suppressions(),
+        filters=filters,
+        found=found,
         removing=removing or UnsuppressForm(formdata=None),
         removing_id=removing_id,
     )
+    return page, status if found is not None else 400
 
 
 @blueprint.route("/suppressions/<int:suppression_id>/remove", methods=["POST"])
@@ -59,7 +70,9 @@ def remove_suppression(suppression_id: int):
     row = db.session.get(Suppression, suppression_id) or abort(404)
     form = UnsuppressForm()
     if not form.validate():
-        return _render_suppressions(SuppressionForm(formdata=None), form, suppression_id), 400
+        return _render_suppressions(
+            SuppressionForm(formdata=None), form, suppression_id, status=400
+        )
     with transaction():
         lifted = lift(row)
         if lifted:
@@ -75,7 +88,15 @@ def remove_suppression(suppression_id: int):
 @blueprint.route("/audit")
 @admin_only
 def audit_log():
-    return render_template("console/audit.html", events=recent_actions())
+    form = AuditFilterForm(request.args)
+    form.who.choices = {"": "Anyone", **{str(s.id): s.email for s in all_staff()}}
+    form.action.choices = {"": "Any action", **{a: a for a in actions_recorded()}}
+    if not form.validate():
+        return render_template("console/audit.html", form=form, found=None), 400
+    found = find_actions(
+        form.staff_id, form.action.data, form.since.data, form.until.data, form.page_number
+    )
+    return render_template("console/audit.html", form=form, found=found)
 
 
 def _csv(header: tuple[str, ...], query: Select, filename: str, shape=tuple) -> Response:

@@ -14,7 +14,6 @@ from updates.news.topics import all_topics
 from updates.subscribers.consent import Evidence, Source
 from updates.subscribers.directory import (
     DELIVERIES_SHOWN,
-    SHOWN,
     NotAddable,
     consent_trail,
     deliveries_to,
@@ -37,8 +36,10 @@ def subscribers():
     form.topic.choices = {"": "Any topic", **{t.slug: t.name for t in all_topics()}}
     if not form.validate():
         return render_template("console/subscribers.html", form=form, found=None), 400
-    found = find_subscribers((form.q.data or "").strip(), form.topic.data, form.status.data)
-    return render_template("console/subscribers.html", form=form, found=found, shown=SHOWN)
+    found = find_subscribers(
+        (form.q.data or "").strip(), form.topic.data, form.status.data, form.page_number
+    )
+    return render_template("console/subscribers.html", form=form, found=found)
 
 
 def _person(subscriber_id: int) -> Subscriber:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
-from flask import abort, current_app, jsonify, render_template, request, url_for
+from flask import Response, abort, current_app, jsonify, render_template, request, url_for
 from flask_login import current_user
 
 from updates import queues
@@ -17,7 +18,7 @@ from updates.queues import Jobs
 from updates.subscribers.lookup import find_by_address
 from updates.transaction import transaction
 
-from . import blueprint, sendtime
+from . import blueprint, progress, sendtime
 from .access import audit, done, staff_only
 from .confirm import ask, confirmed
 from .forms import SendForm
@@ -43,15 +44,16 @@ def digest_detail(digest_id: int):
 
 
 def _render_digest(digest: Digest, send_form: SendForm, refusal: str | None = None) -> str:
-    progress = digests.progress(digest.id)
+    shown = progress.snapshot(digest)
     unstarted = digest.status in (DigestStatus.DRAFT, DigestStatus.SCHEDULED)
     send_form.at.label.text = f"Send at, {current_app.config['TIMEZONE']} time"
     every_topic = frozenset(topic.id for topic in digest.topics)
     return render_template(
         "console/digest.html",
         digest=digest,
-        progress=progress,
-        failures=digests.failed_deliveries(digest.id) if progress.failed else [],
+        progress=shown,
+        stage=shown["stage"],
+        failures=digests.failed_deliveries(digest.id) if shown["failed"] else [],
         failures_shown=digests.FAILURES_SHOWN,
         button=ButtonForm(),
         send_form=send_form,
@@ -65,18 +67,11 @@ def _render_digest(digest: Digest, send_form: SendForm, refusal: str | None = No
 
 @blueprint.route("/digests/<int:digest_id>/progress")
 @staff_only
-def digest_progress(digest_id: int):
-    digest = digest_or_404(digest_id)
-    progress = digests.progress(digest.id)
-    return jsonify(
-        status=digest.status,
-        recipients=progress.recipients,
-        sent=progress.sent,
-        failed=progress.failed,
-        skipped=progress.skipped,
-        already_sent=progress.already_sent,
-        pending=progress.pending,
-    )
+def digest_progress(digest_id: int) -> Response:
+    """The digest's progress as JSON, for its page to poll."""
+    response = jsonify(progress.snapshot(digest_or_404(digest_id)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blueprint.route("/digests/<int:digest_id>/send", methods=["POST"])
@@ -108,16 +103,31 @@ def digest_send(digest_id: int):
             details=(f"“{digest.subject}” goes to {people} {when}.",),
             fields={"at": form.at.data or ""},
         )
-    what = "scheduled" if at else "sending"
-    message = f"Scheduled: to {people} {when}." if at else f"Sending to {people} now."
-    return _act(digest, lambda d: digests.send(d, at), what, message)
+    if at:
+        what, message = "scheduled", f"Digest scheduled for {sendtime.shown(at)}, to {people}."
+    else:
+        what, message = "sending", f"Sending to {people} now."
+    return _act(digest, lambda d: digests.send(d, at), what, lambda d: message)
+
+
+def _paused(digest: Digest) -> str:
+    if digest.started_at:
+        return "Sending paused. Nothing more goes until you resume it."
+    return "Paused before it started. It goes when you resume it."
+
+
+def _resumed(digest: Digest) -> str:
+    return "Sending resumed." if digest.started_at else "Resumed: it is starting now."
+
+
+MESSAGES: dict[str, Callable[[Digest], str]] = {"pause": _paused, "resume": _resumed}
 
 
 @blueprint.route("/digests/<int:digest_id>/<any(pause, resume):action>", methods=["POST"])
 @staff_only
 def digest_action(digest_id: int, action: str):
     digest = digest_or_404(digest_id)
-    return _act(digest, getattr(digests, action), action)
+    return _act(digest, getattr(digests, action), action, MESSAGES[action])
 
 
 @blueprint.route("/digests/<int:digest_id>/cancel", methods=["POST"])
@@ -136,17 +146,21 @@ def digest_cancel(digest_id: int):
             details=tuple(details),
             danger=True,
         )
-    return _act(digest, digests.cancel, "cancel")
+    message = "Digest cancelled. Nothing more of it will be sent."
+    return _act(digest, digests.cancel, "cancel", lambda d: message)
 
 
-def _act(digest: Digest, act, what: str, message: str | None = None):
+def _act(
+    digest: Digest, act: Callable[[Digest], None], what: str, message: Callable[[Digest], str]
+) -> Response:
+    """Do `act` and audit it in one transaction, then say in plain words where it stands."""
     try:
         with transaction():
             act(digest)
             audit(f"digest {what}", f"{digest.id}: {digest.subject}")
     except digests.DigestStateError as error:
         return done(str(error).capitalize() + ".", ".digest_detail", digest_id=digest.id)
-    return done(message or f"Digest {what}.", ".digest_detail", digest_id=digest.id)
+    return done(message(digest), ".digest_detail", digest_id=digest.id)
 
 
 @blueprint.route("/digests/<int:digest_id>/retry", methods=["POST"])
@@ -159,8 +173,8 @@ def digest_retry(digest_id: int):
             audit("digest retried", f"{digest.id}: {count} failed deliveries")
     except digests.DigestStateError as error:
         return done(str(error).capitalize() + ".", ".digest_detail", digest_id=digest.id)
-    message = f"Sending the {count} failed deliveries again."
-    return done(message, ".digest_detail", digest_id=digest.id)
+    them = "the failed delivery" if count == 1 else f"the {count:,} failed deliveries"
+    return done(f"Sending {them} again.", ".digest_detail", digest_id=digest.id)
 
 
 def _preview_variant(digest: Digest) -> tuple[frozenset[int], frozenset[int], str, str]:
@@ -206,7 +220,10 @@ def digest_preview(digest_id: int):
 @staff_only
 def digest_test(digest_id: int):
     digest = digest_or_404(digest_id)
-    queues.try_enqueue(queues.MAIL, Jobs.SEND_TEST, digest.id, current_user.email)
-    return done(
-        f"A test copy is on its way to {current_user.email}.", ".digest_detail", digest_id=digest.id
-    )
+    # A test copy has no row for a sweeper to find: if Redis is down, say so, rather than
+    # promise an email that will never come.
+    if queues.try_enqueue(queues.MAIL, Jobs.SEND_TEST, digest.id, current_user.email):
+        message = f"A test copy is on its way to {current_user.email}."
+    else:
+        message = "No test copy was sent: the queue cannot be reached. Try again in a minute."
+    return done(message, ".digest_detail", digest_id=digest.id)

@@ -5,6 +5,7 @@ Mail the worker sends lands in instance/devmail/ and is readable at /dev/mail.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import signal
@@ -48,6 +49,7 @@ def run(port: int, mail_port: int) -> None:
         if not env.get("REDIS_URL"):
             env["REDIS_URL"] = stack.enter_context(EmbeddedRedis())
             click.echo(f"redis:      {env['REDIS_URL']} (private, stopped on exit)")
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # a line per connection
         catcher = Controller(
             MailCatcher(instance / "devmail"), hostname="127.0.0.1", port=mail_port
         )

@@ -98,6 +98,8 @@ def _header(name: str, value: str) -> bytes:
 class Variant:
     """One rendered variant of a digest, ready to be personalised."""
 
+    test_by: str | None = None  # a test copy names who asked for it
+
     def __init__(
         self, digest: Digest, topic_ids: frozenset[int], already: frozenset[int] = frozenset()
     ) -> None:
@@ -119,6 +121,7 @@ class Variant:
             "unsubscribe_url": UNSUBSCRIBE,
             "address": ADDRESS,
             "calendar_url": _calendar_url,
+            "test_by": self.test_by,
         }
         self.text = render_template("emails/newsletter.txt", **context).replace("\r\n", "\n")
         self.text = self.text.strip().replace("\n", "\r\n") + "\r\n"
@@ -129,7 +132,7 @@ class Variant:
         self.shared_headers = b"".join(
             [
                 _header("From", current_app.config["MAIL_FROM"]),
-                _header("Subject", digest.subject),
+                _header("Subject", f"[Test] {digest.subject}" if self.test_by else digest.subject),
                 _header("Date", format_datetime(datetime.now(UTC))),
                 _header("List-Id", list_id()),
                 _header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
@@ -170,6 +173,21 @@ class Variant:
                 self.html_part.encoded(manage, unsubscribe, html.escape(recipient.email)),
                 self.closing,
             ]
+        )
+
+
+class StaffTestCopy(Variant):
+    """A variant sent to a staff member who asked for a test: marked as one in its subject and
+    both parts, its manage and unsubscribe links opening a page that says they do nothing."""
+
+    def __init__(self, digest: Digest, topic_ids: frozenset[int], test_by: str) -> None:
+        self.test_by = test_by
+        super().__init__(digest, topic_ids)
+
+    def links(self, recipient: Recipient) -> tuple[str, str]:
+        return (
+            links.external_url("preferences.test_copy_link", link="manage"),
+            links.external_url("preferences.test_copy_link", link="unsubscribe"),
         )
 
 

@@ -24,8 +24,14 @@ from updates import limits
 from updates.extensions import db
 from updates.mail.messages import message_domain
 from updates.models import Event, Topic, Update, update_topics, utcnow
+from updates.news.corrections import WithdrawnError
 from updates.news.publishing import ContentError, check_text
 from updates.transaction import autocommit
+
+
+class NotAnEvent(ValueError):
+    """The update is not an event, so there is no event to cancel (HTTP 409)."""
+
 
 EARLIEST, LATEST = datetime(2000, 1, 1), datetime(2100, 1, 1)
 RECENT = timedelta(days=30)  # how long a past event stays in the calendar feeds
@@ -152,14 +158,62 @@ def set_event(update: Update, details: EventDetails | None) -> Event | None:
 
 
 @autocommit
+def change_event(update: Update, details: EventDetails | None) -> bool:
+    """Set, change or (None) stop the update's event; False, and nothing written, when nothing
+    would change."""
+    if update.withdrawn_at is not None:
+        raise WithdrawnError("a withdrawn update cannot be edited")
+    if _described(details) == _described_event(update.event):
+        return False
+    set_event(update, details)
+    return True
+
+
+def _described(details: EventDetails | None) -> tuple[object, ...] | None:
+    if details is None:
+        return None
+    starts, ends = check(details)
+    fields = (details.timezone, details.place, details.online_url, details.booking_url)
+    return (starts, ends, *fields)
+
+
+def _described_event(event: Event | None) -> tuple[object, ...] | None:
+    if event is None:
+        return None
+    fields = (event.timezone, event.place, event.online_url, event.booking_url)
+    return (event.starts_at, event.ends_at, *fields)
+
+
+@autocommit
 def cancel_event(update: Update) -> bool:
-    """Mark the event cancelled (its `.ics` then cancels the calendar entry); False if it was."""
+    """Mark the event cancelled (its `.ics` then cancels the calendar entry, and the next digest
+    for its topics tells those who were sent it); False if it already was."""
     event = update.event
-    if event is None or event.cancelled_at is not None:
+    if update.withdrawn_at is not None:
+        raise WithdrawnError(f"update {update.id} was withdrawn: its event is off already")
+    if event is None:
+        raise NotAnEvent(f"update {update.id} is not an event")
+    if event.cancelled_at is not None:
         return False
     event.cancelled_at = utcnow()
     event.sequence += 1
     return True
+
+
+def event_json(event: Event | None) -> dict[str, object] | None:
+    """The event as the API shows it: wall-clock times in its own zone."""
+    if event is None:
+        return None
+    where = ZoneInfo(event.timezone)
+    return {
+        "start": event.starts_at.replace(tzinfo=UTC).astimezone(where).strftime("%Y-%m-%dT%H:%M"),
+        "end": event.ends_at.replace(tzinfo=UTC).astimezone(where).strftime("%Y-%m-%dT%H:%M"),
+        "timezone": event.timezone,
+        "place": event.place,
+        "online_url": event.online_url,
+        "booking_url": event.booking_url,
+        "cancelled": event.cancelled_at is not None,
+    }
 
 
 def public_events(

@@ -10,7 +10,7 @@ from markdown_it.common.html_re import attribute
 from markdown_it.rules_block.html_block import HTML_SEQUENCES, html_block
 from markdown_it.rules_block.state_block import StateBlock
 from markdown_it.rules_core.state_core import StateCore
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from updates import limits
 from updates.extensions import db
@@ -200,16 +200,13 @@ def new_revision(update: Update, staff_id: int | None) -> UpdateRevision:
     )
 
 
-def recent_updates(limit: int = 50, published_only: bool = False) -> list[Update]:
-    """Newest first, for staff: every update, or only those published."""
-    query = select(Update).order_by(Update.id.desc()).limit(limit)
-    if published_only:
-        query = query.where(Update.published_at.is_not(None), Update.withdrawn_at.is_(None))
-    return list(db.session.scalars(query))
-
-
 def published_updates(topic: Topic | None = None, limit: int = 50) -> list[Update]:
     """Newest first: published updates in at least one public topic (or in `topic`)."""
+    return list(db.session.scalars(published_query(topic).limit(limit)))
+
+
+def published_query(topic: Topic | None = None) -> Select[tuple[Update]]:
+    """Newest first: published, not withdrawn, in a public topic (or in `topic`)."""
     public_topic = (
         select(update_topics.c.update_id)
         .join(Topic, Topic.id == update_topics.c.topic_id)
@@ -217,7 +214,7 @@ def published_updates(topic: Topic | None = None, limit: int = 50) -> list[Updat
     )
     if topic is not None:
         public_topic = public_topic.where(Topic.id == topic.id)
-    query = (
+    return (
         select(Update)
         .where(
             Update.published_at.is_not(None),
@@ -226,6 +223,4 @@ def published_updates(topic: Topic | None = None, limit: int = 50) -> list[Updat
             Update.id.in_(public_topic),
         )
         .order_by(Update.published_at.desc(), Update.id.desc())
-        .limit(limit)
     )
-    return list(db.session.scalars(query))

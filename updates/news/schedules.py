@@ -17,7 +17,7 @@ import string
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from updates import limits
 from updates.extensions import db
@@ -27,6 +27,7 @@ from updates.models import (
     DigestKind,
     DigestStatus,
     DigestUpdate,
+    Event,
     Schedule,
     Update,
     update_topics,
@@ -173,13 +174,14 @@ def since(schedule: Schedule) -> datetime:
 
 
 def news_for(schedule: Schedule, start: datetime, end: datetime) -> list[Update]:
-    """Updates published for its topics after `start`, up to `end`, oldest first; none that
-    was withdrawn."""
+    """Updates published for its topics after `start`, up to `end`, and earlier events
+    cancelled in that time (their readers are told), oldest first; none that was withdrawn."""
     topic_ids = [topic.id for topic in schedule.topics]
+    cancelled = select(Event.update_id).where(Event.cancelled_at > start, Event.cancelled_at <= end)
     query = (
         select(Update)
         .where(
-            Update.published_at > start,
+            or_(Update.published_at > start, Update.id.in_(cancelled)),
             Update.published_at <= end,
             Update.withdrawn_at.is_(None),
             Update.id.in_(

@@ -27,6 +27,7 @@ from updates.models import (
     Digest,
     DigestStatus,
     DigestUpdate,
+    Event,
     Frequency,
     Subscriber,
     SubscriberStatus,
@@ -70,6 +71,17 @@ def reached(delivery: Any, every: list[int], earlier: list[int]) -> ColumnElemen
     return or_(sent, owed)
 
 
+def _since_any_cancellation(delivery: Any, update_id: Any) -> ColumnElement[bool]:
+    """A condition on a delivery of an update: not an event cancelled after it was sent."""
+    cancelled_after = exists().where(
+        Event.update_id == update_id,
+        Event.cancelled_at.is_not(None),
+        or_(delivery.sent_at.is_(None), delivery.sent_at < Event.cancelled_at),
+        delivery.status == DeliveryStatus.SENT,
+    )
+    return ~cancelled_after
+
+
 def received(
     update_ids: list[int], every: list[int], earlier: list[int], readers: Select | None = None
 ) -> Select:
@@ -82,6 +94,7 @@ def received(
             Delivery.digest_id.in_(every),
             Delivery.status == DeliveryStatus.SENT,
             variant_updates.c.update_id.in_(update_ids),
+            _since_any_cancellation(Delivery, variant_updates.c.update_id),
         )
     )
     by_digest = (
@@ -91,6 +104,7 @@ def received(
             Delivery.variant_id.is_(None),
             DigestUpdate.update_id.in_(update_ids),
             reached(Delivery, every, earlier),
+            _since_any_cancellation(Delivery, DigestUpdate.update_id),
         )
     )
     if readers is not None:

@@ -1,4 +1,5 @@
-"""Manage preferences, unsubscribe (one click too), ask for a link, download or erase data."""
+"""Manage preferences, unsubscribe (one click too), ask for a link, download or erase data;
+and the page a test copy's links open."""
 
 from __future__ import annotations
 
@@ -129,7 +130,7 @@ def renew_manage_link(token: str):
         return render_template("link_invalid.html"), 400
     subscriber = _live_subscriber(subscriber_id, version)
     outbox.dispatch(owe_manage_link(subscriber).id)
-    return render_template("check_inbox.html", address=None)
+    return render_template("check_inbox.html", address=None, purpose="manage")
 
 
 @blueprint.route("/manage", methods=["GET", "POST"])
@@ -144,7 +145,7 @@ def request_link():
     email = request_manage_link(form.email.data)
     if email is not None:
         outbox.dispatch(email.id)
-    return render_template("check_inbox.html", address=form.email.data)
+    return render_template("check_inbox.html", address=form.email.data, purpose="manage")
 
 
 @blueprint.route("/manage/<token>/data")
@@ -213,3 +214,10 @@ def unsubscribe_page(token: str):
         if named is not None
         else [s.topic for s in subscriber.subscriptions],
     )
+
+
+@blueprint.route("/test-copy/<any(manage, unsubscribe):link>", methods=["GET", "POST"])
+@csrf.exempt  # a mail client's one-click POST carries no token; nothing here changes anything
+def test_copy_link(link: str):
+    """What a link in a staff test copy opens: a page saying it does nothing there."""
+    return render_template("test_copy_link.html", link=link)

@@ -12,10 +12,12 @@ from updates.edge import without_xml_errors as xml_text
 from updates.errors import page_abort
 from updates.extensions import db
 from updates.models import Topic, Update, utcnow
+from updates.news.finding import archive_page
 from updates.news.publishing import published_updates
 from updates.news.topics import public_topic, public_topics
 
 from . import blueprint
+from .forms import ArchiveForm
 
 
 def _public_topic(slug: str | None) -> Topic | None:
@@ -27,12 +29,12 @@ def _public_topic(slug: str | None) -> Topic | None:
 @blueprint.get("/updates")
 def archive():
     topic = _public_topic(request.args.get("topic"))
-    return render_template(
-        "archive.html",
-        updates=published_updates(topic),
-        topic=topic,
-        topics=public_topics(),
-    )
+    form = ArchiveForm(request.args)
+    shown = {"form": form, "topic": topic, "topics": public_topics()}
+    if not form.validate():
+        return render_template("archive.html", found=None, **shown), 400
+    found = archive_page(topic, (form.q.data or "").strip(), form.page_number)
+    return render_template("archive.html", found=found, **shown)
 
 
 @blueprint.get(f"/updates/<int(max={limits.MAX_ID}):update_id>")

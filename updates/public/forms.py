@@ -1,4 +1,4 @@
-"""The sign-up form; the field rules live here."""
+"""The sign-up form and the archive's search; the field rules live here."""
 
 from __future__ import annotations
 
@@ -10,12 +10,18 @@ from wtforms import StringField
 from wtforms.csrf.core import CSRF
 from wtforms.validators import InputRequired, Length, ValidationError
 
-from updates import tokens
+from updates import limits, tokens
 from updates.addresses import MAX_ADDRESS_LENGTH, InvalidAddress, normalise_address
-from updates.forms import TopicsField
+from updates.forms import PagedForm, TopicsField
 from updates.models import Topic
 
 EMBED_FORM = "embed-form"
+
+
+class ArchiveForm(PagedForm):
+    """The archive's search, from the query string."""
+
+    q = StringField("Title contains", validators=[Length(max=limits.UPDATE_TITLE)])
 
 
 class SignupForm(FlaskForm):

@@ -25,6 +25,7 @@ from updates.extensions import db
 from updates.mail.messages import message_domain
 from updates.mail.verp import read_verp
 from updates.models import Delivery, DeliveryStatus, OutboundEmail, Subscriber, SuppressionReason
+from updates.subscribers.soft_bounces import record_soft_bounce
 from updates.subscribers.suppression import suppress
 from updates.transaction import autocommit
 
@@ -158,22 +159,26 @@ def _identify(message: Message, envelope_to: str | None, report: BounceReport) -
 
 def _our_message_id(message: Message) -> tuple[int | None, int] | None:
     """(digest id or None, subscriber id) from a Message-ID of ours that the report quotes."""
-    domain = message_domain().lower()
-    for candidate in _returned_message_ids(message):
-        match = OUR_MESSAGE_ID.fullmatch(candidate.strip())
-        if not match or match.group(6).lower() != domain:
-            continue
-        local, digest_id, subscriber_id, email_id, tag = match.group(1, 2, 3, 4, 5)
-        if not tokens.tag_matches(tokens.MESSAGE_ID, local, tag):
-            continue
-        if email_id is None:
-            return int(digest_id), int(subscriber_id)
-        owner = db.session.scalar(
-            select(OutboundEmail.subscriber_id).where(OutboundEmail.id == int(email_id))
-        )
-        if owner is not None:
-            return None, owner
-    return None
+    return next(filter(None, map(owner_of_message_id, _returned_message_ids(message))), None)
+
+
+def owner_of_message_id(candidate: str) -> tuple[int | None, int] | None:
+    """(digest id or None, subscriber id) if this is one of our tagged Message-IDs, else None."""
+    candidate = candidate.strip()
+    if not candidate.startswith("<"):
+        candidate = f"<{candidate}>"  # some providers quote Message-IDs without their brackets
+    match = OUR_MESSAGE_ID.fullmatch(candidate)
+    if not match or match.group(6).lower() != message_domain().lower():
+        return None
+    local, digest_id, subscriber_id, email_id, tag = match.group(1, 2, 3, 4, 5)
+    if not tokens.tag_matches(tokens.MESSAGE_ID, local, tag):
+        return None
+    if email_id is None:
+        return int(digest_id), int(subscriber_id)
+    owner = db.session.scalar(
+        select(OutboundEmail.subscriber_id).where(OutboundEmail.id == int(email_id))
+    )
+    return None if owner is None else (None, owner)
 
 
 def _returned_message_ids(message: Message) -> Iterator[str]:
@@ -249,7 +254,8 @@ def _apply(report: BounceReport) -> None:
     Anyone can send the bounce mailbox a report naming any address, so one that neither a VERP
     address nor a tagged Message-ID ties to a delivery of ours changes nothing. We send each
     message to one recipient, so a report about one of our messages is about its subscriber's
-    address, even when it names another (a forward that failed).
+    address, even when it names another (a forward that failed). Soft bounces count towards
+    suppression (soft_bounces.py).
     """
     own = report.subscriber_email
     if own is None:
@@ -257,12 +263,15 @@ def _apply(report: BounceReport) -> None:
     if report.hard:
         suppress(own, SuppressionReason.BOUNCE)
         if report.digest_id and report.subscriber_id:
-            _fail_delivery(report.digest_id, report.subscriber_id, report.hard[0].status)
+            fail_delivery(report.digest_id, report.subscriber_id, report.hard[0].status)
+    elif report.soft and report.subscriber_id:
+        record_soft_bounce(report.subscriber_id, own)
     if report.complaints:
         suppress(own, SuppressionReason.COMPLAINT)
 
 
-def _fail_delivery(digest_id: int, subscriber_id: int, status: str) -> None:
+def fail_delivery(digest_id: int, subscriber_id: int, status: str) -> None:
+    """Mark the delivery failed by a bounce, if it is still pending or sent; the caller commits."""
     db.session.execute(
         update(Delivery)
         .where(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -22,45 +22,37 @@ from updates.models import (
     utcnow,
 )
 from updates.news.topics import all_topics
+from updates.paging import Page, paginate
 from updates.subscribers import consent
 from updates.subscribers.consent import Action, Evidence, Source
 from updates.subscribers.lookup import find_or_create, left_without_confirming_since
 from updates.subscribers.suppression import is_suppressed
 from updates.transaction import autocommit
 
-SHOWN = 100
 DELIVERIES_SHOWN = 100
 
 
-@dataclass(frozen=True)
-class Found:
-    subscribers: list[Subscriber]
-    total: int
+def find_subscribers(text: str = "", topic_slug: str = "", status: str = "", page: int = 1) -> Page:
+    """Subscribers whose address contains `text`, following the topic, in the status; any if ''.
 
-
-def find_subscribers(text: str = "", topic_slug: str = "", status: str = "") -> Found:
-    """Subscribers whose address contains `text`, following the topic, in the status; any if ''."""
-    where = []
+    Newest first: ids grow with time, so the primary key's index orders them.
+    """
+    query = select(Subscriber)
     if text:
-        where.append(Subscriber.email_key.contains(address_key(text), autoescape=True))
+        query = query.where(Subscriber.email_key.contains(address_key(text), autoescape=True))
     if topic_slug:
         followers = (
             select(Subscription.subscriber_id)
             .join(Topic, Topic.id == Subscription.topic_id)
             .where(Topic.slug == topic_slug)
         )
-        where.append(Subscriber.id.in_(followers))
+        query = query.where(Subscriber.id.in_(followers))
     if status:
-        where.append(Subscriber.status == status)
-    total = db.session.scalar(select(func.count()).select_from(Subscriber).where(*where))
-    shown = db.session.scalars(
-        select(Subscriber)
-        .where(*where)
-        .options(selectinload(Subscriber.subscriptions).selectinload(Subscription.topic))
-        .order_by(Subscriber.id)
-        .limit(SHOWN)
-    )
-    return Found(list(shown), total or 0)
+        query = query.where(Subscriber.status == status)
+    query = query.options(
+        selectinload(Subscriber.subscriptions).selectinload(Subscription.topic)
+    ).order_by(Subscriber.id.desc())
+    return paginate(query, page)
 
 
 class NotAddable(ValueError):

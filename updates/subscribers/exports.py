@@ -8,7 +8,15 @@ from sqlalchemy import Row, Select, select
 
 from updates.models import ConsentEvent, ConsentStatement, Subscriber, Subscription, Topic
 
-SUBSCRIBERS_HEADER = ("email", "status", "topic", "frequency", "confirmed_at")
+SUBSCRIBERS_HEADER = (
+    "email",
+    "status",
+    "topic",
+    "frequency",
+    "confirmed_at",
+    "name",
+    "organisation",
+)
 CONSENT_HEADER = ("email", "at", "action", "source", "topics", "statement", "ip", "user_agent")
 # What a spreadsheet reads as the start of a formula (OWASP, "CSV Injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -23,6 +31,8 @@ def subscriber_rows(topic_slug: str = "") -> Select:
             Topic.slug,
             Subscription.frequency,
             Subscriber.confirmed_at,
+            Subscriber.name,
+            Subscriber.organisation,
         )
         .join(Subscription, Subscription.subscriber_id == Subscriber.id)
         .join(Topic, Topic.id == Subscription.topic_id)

@@ -25,7 +25,7 @@ from updates.queues import Jobs
 from updates.subscribers.importer import (
     ImportProblem,
     ImportReport,
-    read_addresses,
+    read_rows,
 )
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def upload_path(import_id: str) -> Path:
 def _read_rows(lines: Iterable[str]) -> int:
     """The number of data rows; ImportProblem if they are not a CSV with an email column."""
     try:
-        return sum(1 for _ in read_addresses(lines))
+        return sum(1 for _ in read_rows(lines))
     except UnicodeDecodeError as error:
         raise ImportProblem("the file is not UTF-8 text; save it as “CSV UTF-8”") from error
     except csv.Error as error:

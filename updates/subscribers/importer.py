@@ -1,4 +1,7 @@
-"""Importing subscribers from a CSV: streamed, one set-based write per chunk, safe to repeat.
+"""Importing subscribers from a CSV: read and checked a row at a time, safe to repeat.
+
+PostgreSQL writes the whole file through a staging table (`import_staging`); other databases
+(SQLite, in development and tests) write it a chunk per transaction, here.
 
 An import asserts consent gathered elsewhere, so it never overrides a person's own choice:
 suppressed and erased addresses are skipped, and so are people who unsubscribed, whatever their
@@ -8,16 +11,16 @@ status says since, until they confirm again.
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import islice
-from operator import itemgetter
-from typing import Any, TextIO
 
-from sqlalchemy import ARRAY, JSON, ColumnElement, Table, any_, bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
+from updates import limits
 from updates.addresses import InvalidAddress, address_hash, address_key, normalise_address
+from updates.edge import problem
 from updates.extensions import db
 from updates.models import (
     ConsentEvent,
@@ -31,6 +34,7 @@ from updates.models import (
 )
 from updates.subscribers import consent
 from updates.subscribers.consent import Action, Source
+from updates.subscribers.import_staging import import_staged
 from updates.subscribers.lookup import left_without_confirming_since
 from updates.transaction import transaction
 
@@ -58,28 +62,70 @@ class ImportReport:
         )
 
 
-def read_addresses(stream: TextIO) -> Iterator[str]:
-    reader = csv.DictReader(stream)
-    columns = {name.strip().lower(): name for name in reader.fieldnames or []}
-    if "email" not in columns:
+Row = tuple[str, str, str]  # email, name, organisation, as the file gives them ("" if absent)
+Person = tuple[str, str, str | None, str | None]  # address, key, name, organisation
+ATTRIBUTES = {"name": limits.SUBSCRIBER_NAME, "organisation": limits.SUBSCRIBER_ORGANISATION}
+SPELLINGS = {"organization": "organisation"}
+
+
+def read_rows(stream: Iterable[str]) -> Iterator[Row]:
+    """The file's rows: its `email` column, and `name` and `organisation` if it has them."""
+    reader = csv.reader(stream)
+    header = [cell.strip().lower() for cell in next(reader, None) or []]
+    header = [SPELLINGS.get(name, name) for name in header]
+    if "email" not in header:
         raise ImportProblem("the CSV needs a header row with an 'email' column")
+    email = header.index("email")
+    name, organisation = (header.index(c) if c in header else None for c in ATTRIBUTES)
     for row in reader:
-        yield (row.get(columns["email"]) or "").strip()
+        width = len(row)
+        yield (
+            row[email] if email < width else "",
+            row[name] if name is not None and name < width else "",
+            row[organisation] if organisation is not None and organisation < width else "",
+        )
+
+
+def people(rows: Iterable[Row]) -> Iterator[Person | None]:
+    """Each row as the person it names, or None for a row that cannot be imported."""
+    for email, name, organisation in rows:
+        try:
+            address = normalise_address(email)
+            yield (
+                address,
+                address_key(address),
+                _attribute(name, ATTRIBUTES["name"]),
+                _attribute(organisation, ATTRIBUTES["organisation"]),
+            )
+        except InvalidAddress:
+            yield None
+
+
+def _attribute(text: str, limit: int) -> str | None:
+    """A name or organisation as stored: None if empty; InvalidAddress (the row is refused) if
+    too long or holding what no page can show."""
+    text = text.strip()
+    if not text:
+        return None
+    if len(text) > limit or problem(text) is not None:
+        raise InvalidAddress("the row's name or organisation is too long or not plain text")
+    return text
 
 
 Progress = Callable[[int, ImportReport], None]
 
 
 def import_subscribers(
-    addresses: Iterable[str],
+    rows: Iterable[Row],
     topic_slugs: list[str],
     consent_text: str,
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Make these addresses active subscribers of these topics, a chunk per transaction.
+    """Make the people in these rows active subscribers of these topics.
 
-    `progress`, if given, is called after each committed chunk with its number of rows and the
-    report so far.
+    `progress`, if given, is called with each chunk's number of rows and the report so far.
+    PostgreSQL stages the whole file and writes it in one transaction (`import_staging`); other
+    databases write a chunk per transaction.
     """
     topics = list(db.session.scalars(select(Topic).where(Topic.slug.in_(topic_slugs))))
     missing = set(topic_slugs) - {topic.slug for topic in topics}
@@ -90,8 +136,12 @@ def import_subscribers(
     with transaction():
         statement_id = consent.statement_for(consent_text.strip()).id
     report = ImportReport()
+    if db.session.get_bind().dialect.name == "postgresql":
+        with transaction():
+            import_staged(people(rows), topics, statement_id, report, progress, CHUNK)
+        return report
     seen: set[str] = set()
-    iterator = iter(addresses)
+    iterator = people(rows)
     while chunk := list(islice(iterator, CHUNK)):
         with transaction():
             _import_chunk(chunk, topics, statement_id, report, seen)
@@ -100,26 +150,26 @@ def import_subscribers(
     return report
 
 
-def _valid_unique(chunk: list[str], report: ImportReport, seen: set[str]) -> dict[str, str]:
-    """key → normalised address for the chunk's valid addresses not seen before."""
-    valid: dict[str, str] = {}
-    for raw in chunk:
-        try:
-            address = normalise_address(raw)
-        except InvalidAddress:
+def _valid_unique(
+    chunk: list[Person | None], report: ImportReport, seen: set[str]
+) -> dict[str, Person]:
+    """key → person for the chunk's valid rows whose address was not seen before."""
+    valid: dict[str, Person] = {}
+    for person in chunk:
+        if person is None:
             report.skipped["invalid"] += 1
             continue
-        key = address_key(address)
+        key = person[1]
         if key in seen:
             report.skipped["duplicate"] += 1
             continue
         seen.add(key)
-        valid[key] = address
+        valid[key] = person
     return valid
 
 
 def _import_chunk(
-    chunk: list[str],
+    chunk: list[Person | None],
     topics: list[Topic],
     statement_id: int,
     report: ImportReport,
@@ -128,7 +178,7 @@ def _import_chunk(
     valid = _valid_unique(chunk, report, seen)
     hashes = {address_hash(key): key for key in valid}
     suppressed = db.session.scalars(
-        select(Suppression.email_hash).where(_among(Suppression.email_hash, list(hashes)))
+        select(Suppression.email_hash).where(Suppression.email_hash.in_(list(hashes)))
     )
     for hashed in suppressed:
         del valid[hashes[hashed]]
@@ -142,7 +192,7 @@ def _import_chunk(
                 Subscriber.email_key,
                 Subscriber.status,
                 left_without_confirming_since().label("left"),
-            ).where(_among(Subscriber.email_key, list(valid)))
+            ).where(Subscriber.email_key.in_(list(valid)))
         )
     }
     for key, row in existing.items():
@@ -165,17 +215,17 @@ def _import_chunk(
             "created_at": now,
             "updated_at": now,
             "confirmed_at": now,
+            "name": name,
+            "organisation": organisation,
         }
-        for key, address in valid.items()
+        for key, (address, _, name, organisation) in valid.items()
         if key not in existing
     ]
     if new_rows:
-        _insert_rows(Subscriber.__table__, new_rows)
+        db.session.execute(insert(Subscriber.__table__), new_rows)
     ids = dict(
         db.session.execute(
-            select(Subscriber.email_key, Subscriber.id).where(
-                _among(Subscriber.email_key, list(valid))
-            )
+            select(Subscriber.email_key, Subscriber.id).where(Subscriber.email_key.in_(list(valid)))
         ).all()
     )
     pending = [
@@ -189,11 +239,12 @@ def _import_chunk(
             .where(Subscriber.id.in_(pending))
             .values(status=SubscriberStatus.ACTIVE, confirmed_at=now, updated_at=now)
         )
+    _fill_attributes([(ids[key], valid[key]) for key in existing if key in valid], now)
     have = {
         (sid, tid)
         for sid, tid in db.session.execute(
             select(Subscription.subscriber_id, Subscription.topic_id).where(
-                _among(Subscription.subscriber_id, list(ids.values())),
+                Subscription.subscriber_id.in_(list(ids.values())),
                 Subscription.topic_id.in_([t.id for t in topics]),
             )
         )
@@ -202,8 +253,8 @@ def _import_chunk(
         (sid, topic) for sid in ids.values() for topic in topics if (sid, topic.id) not in have
     ]
     if wanted:
-        _insert_rows(
-            Subscription.__table__,
+        db.session.execute(
+            insert(Subscription.__table__),
             [
                 {
                     "subscriber_id": sid,
@@ -218,8 +269,8 @@ def _import_chunk(
     for sid, topic in wanted:
         changed.setdefault(sid, []).append(topic.slug)
     if changed:
-        _insert_rows(
-            ConsentEvent.__table__,
+        db.session.execute(
+            insert(ConsentEvent.__table__),
             [
                 {
                     "subscriber_id": sid,
@@ -236,29 +287,15 @@ def _import_chunk(
     report.unchanged += len(ids) - len(changed)
 
 
-def _among(column: ColumnElement[Any], values: list[Any]) -> ColumnElement[bool]:
-    """`column IN values`: on PostgreSQL as `= ANY(array)`, one parameter however many values,
-    where thousands of placeholders cost more to prepare than the query takes to run."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    return column.in_(values)
-
-
-def _insert_rows(table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows in the session's transaction: COPY on PostgreSQL, where one INSERT per
-    row would cost most of an import's time; the driver's executemany elsewhere."""
-    connection = db.session.connection()
-    if connection.dialect.name != "postgresql":
-        connection.execute(insert(table), rows)
-        return
-    columns = list(rows[0])
-    as_json = [n for n, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
-    quoted = ", ".join(f'"{name}"' for name in columns)
-    values_of = itemgetter(*columns)
-    raw = connection.connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
-        for row in rows:
-            values = list(values_of(row))
-            for n in as_json:
-                values[n] = json.dumps(values[n])
-            copy.write_row(values)
+def _fill_attributes(known: list[tuple[int, Person]], now: datetime) -> None:
+    """Give people already on the list a name or organisation where they have none."""
+    table = Subscriber.__table__
+    for attribute, column in (("name", 2), ("organisation", 3)):
+        given = [{"sid": sid, "value": p[column]} for sid, p in known if p[column] is not None]
+        if given:
+            db.session.execute(
+                update(table)
+                .where(table.c.id == bindparam("sid"), table.c[attribute].is_(None))
+                .values({attribute: bindparam("value"), "updated_at": now}),
+                given,
+            )

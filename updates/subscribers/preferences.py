@@ -139,7 +139,8 @@ def erase(subscriber: Subscriber, evidence: Evidence) -> None:
 
 def keep_only_hash(subscriber: Subscriber, reason: str) -> None:
     """Put the address's keyed hash on the suppression list for `reason` and drop the address,
-    its topics, the mail it is owed and its requests; links die. The caller commits."""
+    name and organisation, its topics, the mail it is owed and its requests; links die. The
+    caller commits."""
     hashed = address_hash(subscriber.email or "")
     suppression = db.session.scalar(select(Suppression).where(Suppression.email_hash == hashed))
     if suppression is None:
@@ -155,6 +156,7 @@ def keep_only_hash(subscriber: Subscriber, reason: str) -> None:
     db.session.expire(subscriber, ["subscriptions"])
     subscriber.email = None
     subscriber.email_key = None
+    subscriber.name = subscriber.organisation = None
     subscriber.token_version += 1
 
 
@@ -178,6 +180,8 @@ def export(subscriber: Subscriber) -> dict[str, Any]:
     )
     return {
         "email": subscriber.email,
+        "name": subscriber.name,
+        "organisation": subscriber.organisation,
         "status": subscriber.status,
         "created_at": _iso(subscriber.created_at),
         "confirmed_at": _iso(subscriber.confirmed_at),

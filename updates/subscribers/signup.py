@@ -43,6 +43,7 @@ from updates.subscribers.lookup import (
     left_without_confirming_since,
 )
 from updates.subscribers.signup_sql import Written, write_signup
+from updates.subscribers.soft_bounces import clear_soft_bounces
 from updates.subscribers.suppression import lift, outlasts, suppression_of
 from updates.transaction import autocommit
 
@@ -195,6 +196,7 @@ def _confirm(request_id: int, evidence: Evidence) -> Confirmation | None:
         if subscriber.status != SubscriberStatus.ACTIVE:
             subscriber.status = SubscriberStatus.ACTIVE
             subscriber.confirmed_at = subscriber.confirmed_at or now
+        clear_soft_bounces(subscriber.id)  # their own word that the address works
     request.confirmed_at = now
     consent.record(
         subscriber,

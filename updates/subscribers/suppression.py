@@ -8,7 +8,7 @@ word from the person themselves; an erasure's never, so an erased address gets n
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 
 from updates.addresses import address_hash, address_key
 from updates.extensions import db
@@ -22,12 +22,12 @@ from updates.models import (
     SuppressionReason,
     utcnow,
 )
+from updates.paging import Page, paginate
 
 STATUS_FOR_REASON = {
     SuppressionReason.BOUNCE: SubscriberStatus.BOUNCED,
     SuppressionReason.COMPLAINT: SubscriberStatus.COMPLAINED,
 }
-SHOWN = 500  # rows on the console's list
 
 
 def suppress(address: str, reason: str) -> None:
@@ -95,9 +95,16 @@ def suppressed_among(addresses: list[str]) -> set[str]:
     return {by_hash[hashed] for hashed in found}
 
 
-def recent_suppressions(limit: int = SHOWN) -> list[Suppression]:
-    query = select(Suppression).order_by(Suppression.id.desc()).limit(limit)
-    return list(db.session.scalars(query))
+def find_suppressions(text: str = "", page: int = 1) -> Page:
+    """Suppressions, newest first, whose address contains `text`; a whole address also finds
+    itself erased, kept only as its hash."""
+    query = select(Suppression)
+    if text:
+        matches = Suppression.email.contains(address_key(text), autoescape=True)
+        if "@" in text:
+            matches = or_(matches, Suppression.email_hash == address_hash(text))
+        query = query.where(matches)
+    return paginate(query.order_by(Suppression.id.desc()), page)
 
 
 def lift(row: Suppression) -> bool:

@@ -27,7 +27,13 @@ from sqlalchemy import and_, exists, func, insert, literal, or_, select, text, u
 from updates import logs, queues
 from updates.extensions import db
 from updates.mail.messages import message_domain
-from updates.mail.newsletter import Recipient, Variant, dkim_signer, message_id
+from updates.mail.newsletter import (
+    Recipient,
+    StaffTestCopy,
+    Variant,
+    dkim_signer,
+    message_id,
+)
 from updates.mail.relay import PermanentFailure, Relay, TransientFailure, envelope_sender
 from updates.mail.sendrate import SendRate
 from updates.mail.verp import verp_sender
@@ -518,12 +524,13 @@ def start_due_digests() -> int:
 
 @job
 def send_test(digest_id: int, address: str, topic_ids: list[int] | None = None) -> str:
-    """A test copy of a digest for staff: the variant for `topic_ids` (all topics if None)."""
+    """A test copy of a digest for the staff member at `address`, who asked for it: the variant
+    for `topic_ids` (all topics if None), marked as a test."""
     digest = db.session.get(Digest, digest_id)
     if digest is None:
         return "gone"
     chosen = frozenset(topic_ids or [topic.id for topic in digest.topics])
-    variant = Variant(digest, chosen)
+    variant = StaffTestCopy(digest, chosen, address)
     message = variant.message_for(Recipient(0, 0, address, 0, chosen))
     # Each test copy gets its own Message-ID, or mail clients would hide the second one.
     message = message.replace(

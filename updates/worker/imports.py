@@ -22,7 +22,7 @@ from updates.subscribers.importer import (
     ImportProblem,
     ImportReport,
     import_subscribers,
-    read_addresses,
+    read_rows,
 )
 from updates.worker import job
 
@@ -48,7 +48,7 @@ def run_import(import_id: str, topic_slugs: list[str], consent_text: str, staff_
         # Counted here, not in the request: a large file would hold a web worker for seconds.
         record(import_id, total=count_rows(path))
         with path.open(encoding="utf-8-sig", newline="") as stream:
-            report = import_subscribers(read_addresses(stream), topic_slugs, consent_text, progress)
+            report = import_subscribers(read_rows(stream), topic_slugs, consent_text, progress)
     except (ImportProblem, OSError, UnicodeDecodeError, csv.Error) as error:
         record(import_id, state=ImportState.FAILED, error=str(error)[:300])
         log.warning("import %s failed: %s", import_id, error)

@@ -39,6 +39,8 @@ PERIODIC_JOBS = (
     PeriodicJob("run-due-schedules", Jobs.RUN_DUE_SCHEDULES, 30, queues.SEND),
     PeriodicJob("sweep-import-uploads", Jobs.SWEEP_UPLOADS, 3600),
     PeriodicJob("sweep-staff-sign-in", Jobs.SWEEP_STAFF_SIGN_IN, 60, queues.MAIL),
+    # Returns at once unless BOUNCE_IMAP_URL is set; a run may then idle for its mail a while.
+    PeriodicJob("poll-bounce-mailbox", Jobs.POLL_BOUNCE_MAILBOX, 5),
 )
 
 

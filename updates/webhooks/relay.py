@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Response, abort, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from updates.extensions import csrf
 from updates.subscribers import bounces
+from updates.webhooks import blueprint
+from updates.webhooks import error as _error
 
 MAX_MESSAGE_BYTES = 1024 * 1024  # a returned message with its attachments; the app allows 64 KB
-
-blueprint = Blueprint("webhooks", __name__, url_prefix="/webhooks")
-csrf.exempt(blueprint)  # no cookies here: a bearer token cannot be forged by another site
-
-
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    response = jsonify(error=message)
-    response.status_code = status
-    response.headers.update(headers or {})
-    return response
 
 
 def _authorised(expected: str) -> bool:
