@@ -137,3 +137,19 @@ def test_metrics_settings(tmp_path: Path):
         tmp_path, {"WORKER_METRICS_PORT": "9101", "PROMETHEUS_MULTIPROC_DIR": "/x"}
     )
     assert (served["WORKER_METRICS_PORT"], served["WORKER_METRICS_ADDRESS"]) == (9101, "127.0.0.1")
+
+
+def test_smtp_hosts_lists_relays_in_order_with_smtp_port_as_the_default_port(tmp_path: Path):
+    env = {"SMTP_HOSTS": "relay1.example.org, relay2.example.org:2525,[2001:db8::1]:26"}
+    assert load_config(tmp_path, {**env, "SMTP_PORT": "587"})["SMTP_HOSTS"] == [
+        ("relay1.example.org", 587),
+        ("relay2.example.org", 2525),
+        ("2001:db8::1", 26),
+    ]
+    assert load_config(tmp_path, {})["SMTP_HOSTS"] == []  # SMTP_HOST and SMTP_PORT name the relay
+
+
+@pytest.mark.parametrize("hosts", ["relay:smtp", "relay:99999", "user@relay", "relay/x", ":25"])
+def test_a_nonsense_relay_list_is_refused(tmp_path: Path, hosts: str):
+    with pytest.raises(ConfigError, match="SMTP_HOSTS"):
+        load_config(tmp_path, {"SMTP_HOSTS": hosts})

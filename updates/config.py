@@ -110,6 +110,24 @@ def helo_name(name: str, base_url: str) -> str:
     return ascii_name
 
 
+def smtp_hosts(env: Mapping[str, str], default_port: int) -> list[tuple[str, int]]:
+    """SMTP_HOSTS, comma-separated `host[:port]` (an IPv6 address in brackets), first preferred;
+    empty when unset, so that SMTP_HOST and SMTP_PORT name the one relay."""
+    hosts = []
+    for item in env.get("SMTP_HOSTS", "").split(","):
+        if not item.strip():
+            continue
+        try:
+            parts = urlsplit(f"//{item.strip()}")
+            host, port = parts.hostname, parts.port or default_port
+        except ValueError:
+            host = None
+        if not host or parts.username or parts.path or parts.query:
+            raise ConfigError(f"SMTP_HOSTS must list host or host:port, not {item.strip()!r}")
+        hosts.append((host, port))
+    return hosts
+
+
 def _worker_metrics_port(env: Mapping[str, str]) -> int:
     port = _int(env, "WORKER_METRICS_PORT", 0)
     if port and not env.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -282,10 +300,14 @@ def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> di
         "MAIL_FROM": env.get("MAIL_FROM", "") or "Updates <updates@localhost>",
         "SMTP_HOST": env.get("SMTP_HOST", "") or "localhost",
         "SMTP_PORT": _int(env, "SMTP_PORT", 25),
+        "SMTP_HOSTS": smtp_hosts(env, _int(env, "SMTP_PORT", 25)),
         "SMTP_USERNAME": env.get("SMTP_USERNAME", ""),
         "SMTP_PASSWORD": env.get("SMTP_PASSWORD", ""),
         "SMTP_TLS": smtp_tls,
         "SMTP_TIMEOUT": _float(env, "SMTP_TIMEOUT", 30.0),
+        # How long a batch waits, looking every two seconds, while no relay answers, before it
+        # lets its worker go and puts itself back on the queue.
+        "SMTP_OUTAGE_WAIT": _float(env, "SMTP_OUTAGE_WAIT", 60.0),
         # Checked now; empty means BASE_URL's host, worked out where the relay is greeted.
         "SMTP_HELO_NAME": env.get("SMTP_HELO_NAME", "") and helo_name(env["SMTP_HELO_NAME"], ""),
         "SEND_RATE": _float(env, "SEND_RATE", 0.0),

@@ -486,6 +486,7 @@ class Delivery(db.Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(300))
     sent_at: Mapped[datetime | None]
+    retry_at: Mapped[datetime | None]  # a deferred delivery is not tried again before this
     # The variant sent (what updates it held), set with the sent status. No foreign key: the
     # ledger's per-message UPDATE stays one index lookup.
     variant_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(db.Integer, "sqlite"))

@@ -49,13 +49,28 @@ def _failure(code: int, message: bytes | str) -> Exception:
     return PermanentFailure(code, text)
 
 
-class Relay:
-    """One SMTP connection, reused for every message sent inside the `with` block."""
+class ConnectionLost(TransientFailure):
+    """The session ended before the relay answered: nothing is known about the message."""
 
-    def __init__(self) -> None:
+
+def relays() -> list[tuple[str, int]]:
+    """(host, port) of each relay, first preferred: SMTP_HOSTS, else SMTP_HOST and SMTP_PORT."""
+    config = current_app.config
+    return list(config.get("SMTP_HOSTS") or [(config["SMTP_HOST"], config["SMTP_PORT"])])
+
+
+class Relay:
+    """One SMTP session, reused for every message sent inside the `with` block.
+
+    It opens with the first relay that answers, starting at `first` in `relays()` and going
+    round the rest in order; `index` is then the one it opened with.
+    """
+
+    def __init__(self, first: int = 0) -> None:
         config = current_app.config
-        self.host: str = config["SMTP_HOST"]
-        self.port: int = config["SMTP_PORT"]
+        self.hosts = relays()
+        self.first = first % len(self.hosts)
+        self.index = self.first
         self.tls: str = config["SMTP_TLS"]
         self.username: str = config["SMTP_USERNAME"]
         self.password: str = config["SMTP_PASSWORD"]
@@ -64,30 +79,47 @@ class Relay:
         self.smtp: smtplib.SMTP | None = None
 
     def __enter__(self) -> Relay:
+        self.connect()
+        return self
+
+    def connect(self) -> None:
+        """Open a session (unless one is open); TransientFailure if no relay will have one."""
+        if self.smtp is not None:
+            return
+        failures = []
+        for step in range(len(self.hosts)):
+            index = (self.first + step) % len(self.hosts)
+            try:
+                self.smtp = self._open_session(*self.hosts[index])
+            except TransientFailure as error:
+                failures.append(str(error))
+                continue
+            self.index = index
+            return
+        raise TransientFailure("; ".join(failures))
+
+    def _open_session(self, host: str, port: int) -> smtplib.SMTP:
         try:
             if self.tls == "ssl":
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    self.host,
-                    self.port,
+                    host,
+                    port,
                     local_hostname=self.helo_name,
                     timeout=self.timeout,
                     context=ssl.create_default_context(),
                 )
             else:
-                smtp = smtplib.SMTP(
-                    self.host, self.port, local_hostname=self.helo_name, timeout=self.timeout
-                )
+                smtp = smtplib.SMTP(host, port, local_hostname=self.helo_name, timeout=self.timeout)
                 if self.tls == "starttls":
                     smtp.starttls(context=ssl.create_default_context())
             if self.username:
                 smtp.login(self.username, self.password)
             smtp.ehlo_or_helo_if_needed()  # learn the extensions (PIPELINING, SIZE, SMTPUTF8)
         except smtplib.SMTPResponseException as error:
-            raise TransientFailure(f"relay refused the session: {error}") from error
+            raise TransientFailure(f"{host}:{port} refused the session: {error}") from error
         except (OSError, smtplib.SMTPException) as error:
-            raise TransientFailure(f"cannot reach the relay: {error}") from error
-        self.smtp = smtp
-        return self
+            raise TransientFailure(f"cannot reach {host}:{port}: {error}") from error
+        return smtp
 
     def __exit__(
         self,
@@ -121,7 +153,7 @@ class Relay:
         raises, the session is dropped and the relay discards the unfinished message). When the
         relay offers PIPELINING (RFC 2920), a message's envelope goes in one write with the
         previous message's content, so a message costs one round trip instead of four. After
-        a lost connection the iteration ends, and `smtp` is None.
+        a lost connection (ConnectionLost, or a 421) the iteration ends, and `smtp` is None.
         """
         pipelining = self.smtp is not None and self.smtp.has_extn("pipelining")
         upcoming = iter(messages)
@@ -151,7 +183,7 @@ class Relay:
                 failure, ahead = refused, b""
             except (OSError, smtplib.SMTPException) as error:
                 self._drop()
-                yield ref, TransientFailure(f"connection lost: {error}")
+                yield ref, ConnectionLost(f"connection lost: {error}")
                 return
             yield ref, failure
             current, written = (

@@ -15,10 +15,10 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import closing
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from rq import Queue, Retry
@@ -34,7 +34,13 @@ from updates.mail.newsletter import (
     dkim_signer,
     message_id,
 )
-from updates.mail.relay import PermanentFailure, Relay, TransientFailure, envelope_sender
+from updates.mail.relay import (
+    ConnectionLost,
+    PermanentFailure,
+    Relay,
+    TransientFailure,
+    envelope_sender,
+)
 from updates.mail.sendrate import SendRate
 from updates.mail.verp import verp_sender
 from updates.models import (
@@ -65,12 +71,15 @@ from updates.worker.outbound import job
 log = logging.getLogger(__name__)
 
 BATCH_RETRY = Retry(max=5, interval=[15, 60, 300, 900, 1800])
-MAX_ATTEMPTS = 5  # per delivery, for 4xx answers
+# Seconds before each new try of a delivery deferred with a 4xx; after the last, it is failed.
+# Long enough to outlast greylisting (postgrey defers for 300 s).
+RETRY_SCHEDULE = (15, 60, 300, 900, 1800)
 CHECK_SECONDS = 0.5  # between looks at pause/cancel (and renewals of the lease)
+RELAY_PROBE_SECONDS = 2.0  # between looks at the relays while none answers
 
 
-class ConnectionLost(Exception):
-    """The relay went away mid-batch; the batch is released and retried later."""
+class Stopped(Exception):
+    """The digest was paused or cancelled while the batch was sending."""
 
 
 def _lease() -> timedelta:
@@ -201,28 +210,37 @@ def enqueue_batches(digest_id: int, only_idle_for: timedelta | None = None) -> i
             or_(Batch.enqueued_at.is_(None), Batch.enqueued_at < now - only_idle_for)
         )
     batch_ids = list(db.session.scalars(query.order_by(Batch.id)))
-    if not batch_ids:
-        return 0
-    send_queue = queues.queue(queues.SEND)
-    with send_queue.connection.pipeline() as pipe:
-        send_queue.enqueue_many(
-            [
-                Queue.prepare_data(
-                    Jobs.SEND_BATCH,
-                    (batch_id,),
-                    retry=BATCH_RETRY,
-                    timeout=3600,
-                    result_ttl=600,
-                    failure_ttl=86400,
-                )
-                for batch_id in batch_ids
-            ],
-            pipeline=pipe,
-        )
-        pipe.execute()
-    db.session.execute(update(Batch).where(Batch.id.in_(batch_ids)).values(enqueued_at=now))
-    db.session.commit()
+    if batch_ids:
+        _enqueue(batch_ids)
     return len(batch_ids)
+
+
+def _enqueue(batch_ids: list[int], at: datetime | None = None) -> None:
+    """Put the batches' jobs on the queue, or have RQ's scheduler do so at `at`; note when.
+
+    The sweeper leaves a batch alone until long after that time, so a batch waiting for its
+    deferred deliveries' next try is not run early beside the job scheduled for it.
+    """
+    send_queue = queues.queue(queues.SEND)
+    options = {"retry": BATCH_RETRY, "result_ttl": 600, "failure_ttl": 86400}
+    if at is not None and at > utcnow():
+        for batch_id in batch_ids:
+            send_queue.enqueue_at(
+                at.replace(tzinfo=UTC), Jobs.SEND_BATCH, batch_id, job_timeout=3600, **options
+            )
+    else:
+        at = utcnow()
+        with send_queue.connection.pipeline() as pipe:
+            send_queue.enqueue_many(
+                [
+                    Queue.prepare_data(Jobs.SEND_BATCH, (batch_id,), timeout=3600, **options)
+                    for batch_id in batch_ids
+                ],
+                pipeline=pipe,
+            )
+            pipe.execute()
+    db.session.execute(update(Batch).where(Batch.id.in_(batch_ids)).values(enqueued_at=at))
+    db.session.commit()
 
 
 def finish_if_complete(digest_id: int) -> bool:
@@ -286,6 +304,7 @@ def _load_recipients(batch: Batch, digest: Digest) -> list[Recipient]:
             Delivery.digest_id == digest.id,
             Delivery.id.between(batch.first_id, batch.last_id),
             Delivery.status == DeliveryStatus.PENDING,
+            or_(Delivery.retry_at.is_(None), Delivery.retry_at <= utcnow()),
         )
         .order_by(Delivery.id)
     )
@@ -359,18 +378,34 @@ def _mark(delivery_ids: list[int], status: str, error: str | None = None) -> Non
 
 
 def _defer(delivery_id: int, error: str) -> bool:
-    """Record a 4xx; True if the delivery may be tried again, False if it is now failed."""
+    """Record a 4xx: the delivery waits for its next try on RETRY_SCHEDULE, or is failed after
+    the last; True if it will be tried again."""
     attempts = db.session.scalar(select(Delivery.attempts).where(Delivery.id == delivery_id))
-    if attempts + 1 >= MAX_ATTEMPTS:
+    if attempts >= len(RETRY_SCHEDULE):
         _mark([delivery_id], DeliveryStatus.FAILED, error[:300])
         return False
+    retry_at = utcnow() + timedelta(seconds=RETRY_SCHEDULE[attempts])
     db.session.execute(
         update(Delivery)
         .where(Delivery.id == delivery_id)
-        .values(attempts=Delivery.attempts + 1, last_error=error[:300])
+        .values(attempts=Delivery.attempts + 1, last_error=error[:300], retry_at=retry_at)
     )
     db.session.commit()
     return True
+
+
+def _next_try(batch: Batch) -> datetime | None:
+    """When the batch's earliest pending delivery may be tried; None when none is pending."""
+    count, earliest = db.session.execute(
+        select(func.count(), func.min(Delivery.retry_at)).where(
+            Delivery.digest_id == batch.digest_id,
+            Delivery.id.between(batch.first_id, batch.last_id),
+            Delivery.status == DeliveryStatus.PENDING,
+        )
+    ).one()
+    if not count:
+        return None
+    return earliest or utcnow()
 
 
 def _still_sending(batch: Batch, digest_id: int) -> bool:
@@ -402,24 +437,33 @@ def _send_claimed(batch_id: int, batch: Batch) -> str:
     recipients = _load_recipients(batch, digest)
     try:
         with closing(open_ledger()) as ledger:  # closing settles the last record
-            outcome = _send(batch, digest, recipients, ledger)
-    except (ConnectionLost, TransientFailure) as error:
-        _release(batch)
-        log.warning("batch %s interrupted: %s; it will be retried", batch_id, error)
-        raise
-    if outcome == "stopped":
+            _send(batch, digest, recipients, ledger)
+    except Stopped:
         _release(batch)
         return "paused or cancelled"
-    if outcome:
+    except TransientFailure as error:
+        # Put back behind other work, to look again in a moment: a long outage is waited out
+        # a few minutes at a time, without RQ's backoff, which would stretch to half an hour.
         _release(batch)
-        raise TransientFailure(f"{outcome} recipients answered 4xx; the batch will retry them")
-    _release(batch, done=True)
+        _enqueue([batch_id], at=utcnow() + timedelta(seconds=RELAY_PROBE_SECONDS))
+        log.warning("batch %s waits for a relay: %s", batch_id, error)
+        return "waiting for a relay"
+    next_try = _next_try(batch)
+    _release(batch, done=next_try is None)
+    if next_try is not None:
+        _enqueue([batch_id], at=next_try)
+        return f"deferred deliveries wait until {next_try:%H:%M:%S}"
     finish_if_complete(batch.digest_id)
     return f"sent {len(recipients)}"
 
 
-def _send(batch: Batch, digest: Digest, recipients: list[Recipient], ledger: Ledger) -> int | str:
-    """The sending loop; returns how many were deferred with a 4xx, or "stopped"."""
+def _send(batch: Batch, digest: Digest, recipients: list[Recipient], ledger: Ledger) -> None:
+    """The sending loop, over as many relay sessions as it takes.
+
+    A session that is lost moves to the next relay, resuming with the message whose answer
+    never came. Raises Stopped, or TransientFailure when no relay has served for
+    SMTP_OUTAGE_WAIT seconds.
+    """
     digest_id = digest.id  # read once: attributes of ORM objects reload after every commit
     # Every variant of the batch, rendered before the first message, and the updates each holds
     # recorded in one commit, before any delivery names its variant.
@@ -428,49 +472,96 @@ def _send(batch: Batch, digest: Digest, recipients: list[Recipient], ledger: Led
     rate = SendRate(queues.redis_connection(), current_app.config["SEND_RATE"])
     sender = envelope_sender()
     sign = dkim_signer()
+    outgoing = []
+    for recipient in recipients:
+        variant = variants[recipient.variant]
+        if variant.empty:
+            reason = SkipReason.ALREADY_SENT if variant.all_sent else SkipReason.NO_UPDATES
+            ledger.ended(recipient.delivery_id, DeliveryStatus.SKIPPED, reason)
+        else:
+            outgoing.append(recipient)
     stopped = False
 
-    def messages() -> Iterator[tuple[Recipient, str, str, bytes]]:
+    def messages(start: int) -> Iterator[tuple[int, str, str, bytes]]:
         nonlocal stopped
         checked = time.monotonic()
-        for recipient in recipients:
+        for position in range(start, len(outgoing)):
             if time.monotonic() - checked > CHECK_SECONDS:
                 checked = time.monotonic()
                 if not _still_sending(batch, digest_id):
                     stopped = True
                     return
-            variant = variants[recipient.variant]
-            if variant.empty:
-                reason = SkipReason.ALREADY_SENT if variant.all_sent else SkipReason.NO_UPDATES
-                ledger.ended(recipient.delivery_id, DeliveryStatus.SKIPPED, reason)
-                continue
-            message = variant.message_for(recipient)
+            recipient = outgoing[position]
+            message = variants[recipient.variant].message_for(recipient)
             if sign is not None:
                 message = sign(message)
             rate.take()
             envelope = verp_sender(digest_id, recipient.subscriber_id) or sender
-            yield recipient, envelope, recipient.email, message
+            yield position, envelope, recipient.email, message
 
-    deferred = sent = failed = 0
-    with Relay() as relay:
-        # The previous delivery is on record before the relay can accept the next one.
-        for recipient, failure in relay.send_many(messages(), before_final_dot=ledger.settle):
-            log.debug("delivery %s: %s", recipient.delivery_id, failure or "sent")
-            if failure is None:
-                ledger.sent(recipient.delivery_id, variants[recipient.variant].record_id)
-                sent += 1
-            elif isinstance(failure, PermanentFailure):
-                failed += 1
-                ledger.ended(recipient.delivery_id, DeliveryStatus.FAILED, str(failure))
-                if failure.unknown_mailbox:
-                    suppress(recipient.email, SuppressionReason.BOUNCE)
-                    db.session.commit()
-            elif relay.smtp is None:
-                raise ConnectionLost(str(failure)) from failure
-            else:
-                deferred += _defer(recipient.delivery_id, str(failure))
-    log.info("batch %s: %s sent, %s failed, %s deferred", batch.id, sent, failed, deferred)
-    return "stopped" if stopped else deferred
+    counts: Counter[str] = Counter()
+    position, first_relay, idle_since = 0, 0, None
+    while position < len(outgoing):
+        relay = _open_relay(batch, digest_id, first_relay, idle_since)
+        with relay:
+            began = position
+            # The previous delivery is on record before the relay can accept the next one.
+            for at, failure in relay.send_many(messages(began), before_final_dot=ledger.settle):
+                recipient, position = outgoing[at], at + 1
+                log.debug("delivery %s: %s", recipient.delivery_id, failure or "sent")
+                if failure is None:
+                    ledger.sent(recipient.delivery_id, variants[recipient.variant].record_id)
+                    counts["sent"] += 1
+                elif isinstance(failure, PermanentFailure):
+                    counts["failed"] += 1
+                    ledger.ended(recipient.delivery_id, DeliveryStatus.FAILED, str(failure))
+                    if failure.unknown_mailbox:
+                        suppress(recipient.email, SuppressionReason.BOUNCE)
+                        db.session.commit()
+                elif isinstance(failure, ConnectionLost):
+                    position = at  # unanswered: it goes again, to the next relay
+                else:
+                    counts["deferred"] += _defer(recipient.delivery_id, str(failure))
+            lost = relay.smtp is None
+        if stopped:
+            raise Stopped
+        if not lost:
+            break
+        log.warning("batch %s lost relay %s; moving on", batch.id, relay.hosts[relay.index])
+        first_relay = relay.index + 1
+        idle_since = None if position > began else idle_since or time.monotonic()
+    log.info(
+        "batch %s: %s sent, %s failed, %s deferred",
+        batch.id,
+        counts["sent"],
+        counts["failed"],
+        counts["deferred"],
+    )
+
+
+def _open_relay(batch: Batch, digest_id: int, first: int, idle_since: float | None) -> Relay:
+    """A session with a relay, `first` tried first.
+
+    `idle_since` is when the relays stopped serving (None: they serve). While none answers,
+    look again every RELAY_PROBE_SECONDS, so that sending resumes within seconds of one coming
+    back; after SMTP_OUTAGE_WAIT seconds of that, raise TransientFailure.
+    """
+    relay = Relay(first)
+    patience = current_app.config["SMTP_OUTAGE_WAIT"]
+    while True:
+        if idle_since is not None:
+            if time.monotonic() - idle_since >= patience:
+                raise TransientFailure(f"no relay has served for {patience:.0f} s")
+            if not _still_sending(batch, digest_id):
+                raise Stopped
+            time.sleep(RELAY_PROBE_SECONDS)
+        try:
+            relay.connect()
+            return relay
+        except TransientFailure as error:
+            if idle_since is None:
+                log.warning("batch %s: no relay answers (%s); looking again", batch.id, error)
+                idle_since = time.monotonic()
 
 
 def _record_variants(digest_id: int, variants: list[Variant]) -> None:
