@@ -17,6 +17,7 @@ from flask import Flask
 from playwright.sync_api import Page, sync_playwright
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from tests.browser.axe import AXE_SCRIPT, INSTALL, script_text
 from updates.dev.embedded_redis import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -77,6 +78,18 @@ def chromium_path() -> str:
     if CHROMIUM.exists():
         return str(CHROMIUM)
     reason = f"browser tests need {CHROMIUM}: install it with `apt-get install -y chromium`"
+    if os.environ.get("UPDATES_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"UPDATES_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def axe(chromium_path: str) -> str:
+    """axe-core's script; missing, the accessibility tests are skipped, or fail in CI."""
+    script = script_text()
+    if script is not None:
+        return script
+    reason = f"the accessibility tests need axe-core at {AXE_SCRIPT}: run `{INSTALL}`"
     if os.environ.get("UPDATES_REQUIRE_BROWSER") == "1":
         pytest.fail(f"UPDATES_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
     pytest.skip(reason)

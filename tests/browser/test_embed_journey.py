@@ -8,20 +8,31 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from playwright.sync_api import expect
+from flask import Flask
+from playwright.sync_api import Frame, Page, expect
 
-from tests.helpers import links_in, snapshot, subscriber
+from tests.helpers import PASSWORD, links_in, signed_in, snapshot, subscriber
+from tests.helpers import page as parsed
 from updates.dev.embedded_redis import free_port
 from updates.news.embeds import allow_origin
+from updates.staff.accounts import add_staff
 
 
 @pytest.fixture
-def other_site(live_server: str) -> Iterator[str]:
-    """An organisation's page on another site (localhost, not 127.0.0.1) that frames the form."""
+def snippet(app: Flask, live_server: str, topics) -> str:
+    """The snippet the console gives staff for two topics, as they would copy it."""
+    add_staff("editor@example.org", "editor", PASSWORD)
+    console = parsed(signed_in(app, "editor").get("/admin/embed?topics=events&topics=social-care"))
+    return console.find("textarea", id="snippet").get_text()
+
+
+@pytest.fixture
+def other_site(snippet: str) -> Iterator[str]:
+    """An organisation's page on another site (localhost, not 127.0.0.1) that frames the form
+    with the console's snippet."""
     html = (
-        "<!doctype html><title>Our programme</title><h1>Our programme</h1>"
-        f'<iframe src="{live_server}/embed?topics=events,social-care" title="Sign up"'
-        ' style="width:100%;height:40rem;border:0"></iframe>'
+        "<!doctype html><meta name=viewport content='width=device-width'>"
+        f"<title>Our programme</title><h1>Our programme</h1>{snippet}<p>Our footer.</p>"
     ).encode()
 
     class Page(BaseHTTPRequestHandler):
@@ -53,7 +64,7 @@ def test_the_framed_form_shows_only_on_a_listed_site_and_signs_a_visitor_up_ther
     page = browser_page
     page.goto(other_site)
     expect(page.get_by_role("heading", level=1)).to_have_text("Our programme")
-    frame = page.frame_locator("iframe[title='Sign up']")
+    frame = page.frame_locator("iframe")
     expect(frame.get_by_label("Email address")).to_have_count(0)  # the browser refused it
     assert any("frame-ancestors" in text for text in csp_violations)
     csp_violations.clear()  # that refusal was the policy at work; none may follow
@@ -78,3 +89,43 @@ def test_the_framed_form_shows_only_on_a_listed_site_and_signs_a_visitor_up_ther
     expect(page.get_by_role("heading", level=1)).to_contain_text("subscribed")
     assert subscriber("framed@example.org").status == "active"
     assert {s.topic.slug for s in subscriber("framed@example.org").subscriptions} == {"events"}
+
+
+# In the framed form: the frame is as tall as the form, so nothing in it needs scrolling.
+FITS = """() => {
+  const form = Math.ceil(document.documentElement.getBoundingClientRect().height);
+  return Math.abs(innerHeight - form) <= 1;
+}"""
+BUTTON_IN_VIEW = """() => {
+  const button = [...document.querySelectorAll("button")].find((b) => b.textContent === "Sign up");
+  const box = button.getBoundingClientRect();
+  return box.top >= 0 && box.bottom <= innerHeight && document.scrollingElement.scrollTop === 0;
+}"""
+
+
+def framed_form(page: Page, live_server: str) -> Frame:
+    return next(frame for frame in page.frames if frame.url.startswith(f"{live_server}/embed"))
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_the_frame_grows_to_the_form_so_its_button_is_in_view(
+    browser_page, live_server, other_site, width, tmp_path
+):
+    allow_origin(other_site)
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": 1200})
+    page.goto(other_site)
+    expect(page.frame_locator("iframe").get_by_role("button", name="Sign up")).to_be_visible()
+    form = framed_form(page, live_server)
+    form.wait_for_function(FITS)
+    assert form.evaluate(BUTTON_IN_VIEW)
+    snapshot(page, tmp_path, f"framed-form-{width}")
+
+    # A refused submission adds an error summary and messages: the frame grows again.
+    before = form.evaluate("() => innerHeight")
+    form.get_by_role("button", name="Sign up").click()
+    expect(form.locator(".error-summary")).to_be_focused()  # the same frame, its next page
+    form.wait_for_function(FITS)
+    assert form.evaluate("() => innerHeight") > before
+    assert form.evaluate(BUTTON_IN_VIEW)
+    snapshot(page, tmp_path, f"framed-form-errors-{width}")

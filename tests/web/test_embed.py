@@ -196,6 +196,8 @@ def test_staff_get_a_snippet_for_the_topics_they_tick(app, people, topics):
         "textarea", id="snippet"
     )
     assert f'<iframe src="{BASE_URL}/embed?topics=social-care,events"' in (snippet.get_text())
+    # Beside the frame, the script that fits it to the form, from the service itself.
+    assert f'<script src="{BASE_URL}/static/embed.js" async></script>' in snippet.get_text()
     everything = page(editor.get("/admin/embed")).find("textarea", id="snippet").get_text()
     assert f'src="{BASE_URL}/embed"' in everything
 

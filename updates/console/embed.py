@@ -33,6 +33,7 @@ def _render_embed(form: EmbedOriginForm) -> str:
         topics=topics,
         chosen=chosen,
         url=external_url("public.embed", topics=slugs or None),
+        script=external_url("static", filename="embed.js"),
         origins=allowed_origins(),
         form=form,
         button=ButtonForm(),
