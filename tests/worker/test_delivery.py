@@ -122,6 +122,7 @@ def test_every_newsletter_carries_the_contract_headers_and_parts(
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert re.fullmatch(rf"<{re.escape(BASE_URL)}/unsubscribe/[^>]+>", message["List-Unsubscribe"])
     html = BeautifulSoup(html_part(message), "html.parser")
+    assert html.title.get_text() == "Budget news £ — ok"  # what a mail client names the window
     manage = [a["href"] for a in html.find_all("a") if "manage" in a.get_text().lower()]
     assert manage and manage[0].startswith(f"{BASE_URL}/manage/")
     assert manage[0] in text_part(message)

@@ -114,6 +114,7 @@ class Variant:
         self.record_id: int | None = None  # its row in the ledger's variants, once sent
         context = {
             "digest": digest,
+            "subject": digest.subject,
             "sections": sections,
             "org_name": current_app.config["ORG_NAME"],
             "org_address": current_app.config["ORG_ADDRESS"],
