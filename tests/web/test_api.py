@@ -235,7 +235,9 @@ def test_staff_make_topics_updates_and_a_digest_then_send_it(api, client, mail_s
     shown = page(public)
     assert shown.h1.get_text() == "Budgets <2025>"
     assert shown.find("strong").get_text() == "Up"
-    assert shown.find("script") is None
+    scripts = [s.get("src", "inline") for s in shown.find_all("script")]
+    assert all(src.startswith("/static/") for src in scripts)  # the body's <script> is gone
+    assert "x()" not in str(shown)
     assert "Local Public Services" in shown.get_text()
     assert shown.find("time")["datetime"] == utcnow().strftime("%Y-%m-%d")
 
