@@ -39,7 +39,7 @@ from updates.worker.outages import (
     one_line,
     ping_database,
 )
-from updates.worker.periodic import PERIODIC_JOBS, run_ticker
+from updates.worker.periodic import PERIODIC_JOBS, configured, run_ticker
 
 log = logging.getLogger("worker")
 
@@ -250,7 +250,7 @@ def main(worker_class: type[rq.Worker] = Worker) -> None:
         redis.wait(connection.ping)
         ticker = multiprocessing.get_context("fork").Process(
             target=run_ticker,
-            args=(app.config["REDIS_URL"], os.getpid()),
+            args=(app.config["REDIS_URL"], os.getpid(), configured(app.config)),
             daemon=True,
             name="periodic-ticker",
         )

@@ -17,9 +17,10 @@ from sqlalchemy import select
 from tests.workers import start_worker, stop
 from updates import ROOT, queues
 from updates.addresses import address_key
+from updates.config import bounce_settings
 from updates.extensions import db
 from updates.models import Subscriber, SubscriberStatus, utcnow
-from updates.worker.periodic import PERIODIC_JOBS
+from updates.worker.periodic import PERIODIC_JOBS, configured
 
 DOTTED_NAME = re.compile(r"^updates(\.\w+){2,}$")
 
@@ -80,3 +81,11 @@ def test_a_job_queued_under_its_old_name_still_runs_in_the_worker(app, app_confi
 def remaining() -> list[str]:
     db.session.remove()
     return list(db.session.scalars(select(Subscriber.email)))
+
+
+def test_the_bounce_mailbox_is_polled_only_where_one_is_configured():
+    unset = {job.name for job in configured(bounce_settings({}))}
+    assert "poll-bounce-mailbox" not in unset
+    assert unset == {job.name for job in PERIODIC_JOBS} - {"poll-bounce-mailbox"}
+    mailbox = bounce_settings({"BOUNCE_IMAP_URL": "imaps://bounces:secret@mail.example.org/INBOX"})
+    assert {job.name for job in configured(mailbox)} == {job.name for job in PERIODIC_JOBS}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from redis import Redis
@@ -28,6 +29,7 @@ class PeriodicJob:
     func: str
     every_seconds: int
     queue: str = queues.DEFAULT
+    needs: str | None = None  # a setting without which the job has nothing to do
 
 
 PERIODIC_JOBS = (
@@ -39,9 +41,14 @@ PERIODIC_JOBS = (
     PeriodicJob("run-due-schedules", Jobs.RUN_DUE_SCHEDULES, 30, queues.SEND),
     PeriodicJob("sweep-import-uploads", Jobs.SWEEP_UPLOADS, 3600),
     PeriodicJob("sweep-staff-sign-in", Jobs.SWEEP_STAFF_SIGN_IN, 60, queues.MAIL),
-    # Returns at once unless BOUNCE_IMAP_URL is set; a run may then idle for its mail a while.
-    PeriodicJob("poll-bounce-mailbox", Jobs.POLL_BOUNCE_MAILBOX, 5),
+    # A run may idle for its mail a while.
+    PeriodicJob("poll-bounce-mailbox", Jobs.POLL_BOUNCE_MAILBOX, 5, needs="BOUNCE_IMAP"),
 )
+
+
+def configured(config: Mapping[str, object]) -> tuple[PeriodicJob, ...]:
+    """The periodic jobs this configuration has work for: no mailbox, no polling it."""
+    return tuple(job for job in PERIODIC_JOBS if job.needs is None or config.get(job.needs))
 
 
 def tick(connection: Redis, jobs: tuple[PeriodicJob, ...] = PERIODIC_JOBS) -> list[str]:
@@ -57,13 +64,18 @@ def tick(connection: Redis, jobs: tuple[PeriodicJob, ...] = PERIODIC_JOBS) -> li
     return enqueued
 
 
-def run_ticker(redis_url: str, parent_pid: int, interval: float = 1.0) -> None:
+def run_ticker(
+    redis_url: str,
+    parent_pid: int,
+    jobs: tuple[PeriodicJob, ...] = PERIODIC_JOBS,
+    interval: float = 1.0,
+) -> None:
     """Tick until the worker that started us is gone; Redis outages are waited out."""
     connection = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
     redis = Outage("Redis (periodic ticker)", lambda error: isinstance(error, RedisError), log)
     while os.getppid() == parent_pid:
         try:
-            tick(connection)
+            tick(connection, jobs)
         except RedisError as error:
             redis.down(error)
             time.sleep(redis.backoff())
