@@ -7,7 +7,6 @@ Chromium comes from the distribution (`apt-get install -y chromium`), never from
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from playwright.sync_api import Page, sync_playwright
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from tests.browser.axe import AXE_SCRIPT, INSTALL, script_text
+from tests.helpers import missing_part
 from updates.dev.embedded_redis import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -78,9 +78,7 @@ def chromium_path() -> str:
     if CHROMIUM.exists():
         return str(CHROMIUM)
     reason = f"browser tests need {CHROMIUM}: install it with `apt-get install -y chromium`"
-    if os.environ.get("UPDATES_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"UPDATES_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
-    pytest.skip(reason)
+    missing_part(reason, "UPDATES_REQUIRE_BROWSER")
 
 
 @pytest.fixture(scope="session")
@@ -90,9 +88,7 @@ def axe(chromium_path: str) -> str:
     if script is not None:
         return script
     reason = f"the accessibility tests need axe-core at {AXE_SCRIPT}: run `{INSTALL}`"
-    if os.environ.get("UPDATES_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"UPDATES_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
-    pytest.skip(reason)
+    missing_part(reason, "UPDATES_REQUIRE_BROWSER")
 
 
 # Runs in every document, frames included, before the page's own scripts; a policy does not

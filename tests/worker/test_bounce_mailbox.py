@@ -6,10 +6,6 @@ Without dovecot installed these tests are skipped, unless UPDATES_REQUIRE_DOVECO
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -17,6 +13,7 @@ import pytest
 from flask import current_app
 from imapclient import IMAPClient
 
+from tests.helpers import missing_part
 from tests.imapserver import PASSWORD, Dovecot, available
 from tests.subscribers.bounce_samples import (
     deliver_digest,
@@ -25,7 +22,7 @@ from tests.subscribers.bounce_samples import (
     status_of,
     suppressions,
 )
-from updates import ROOT
+from tests.workers import start_worker, stop
 from updates.config import bounce_mailbox
 from updates.queues import Jobs, queue, redis_connection
 from updates.subscribers.soft_bounces import soft_bounce_count
@@ -38,9 +35,7 @@ NOT_AN_EMAIL = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
 def _start(capability: str = ""):
     if not available():
         reason = "dovecot is not installed (apt-get install dovecot-imapd)"
-        if os.environ.get("UPDATES_REQUIRE_DOVECOT") == "1":
-            pytest.fail(f"UPDATES_REQUIRE_DOVECOT=1 but {reason}", pytrace=False)
-        pytest.skip(reason)
+        missing_part(reason, "UPDATES_REQUIRE_DOVECOT")
     server = Dovecot(capability)
     try:
         server.start()
@@ -224,34 +219,13 @@ def test_a_worker_process_reads_the_mailbox_on_its_own(sent, dovecot, app_config
     user = dovecot.mailbox()["username"]
     url = f"imap://{user}:{PASSWORD}@127.0.0.1:{dovecot.imap_port}/INBOX?tls=none"
     deliver_to_mailbox(bounce_mailbox(url), as_received(postfix_hard_bounce(sent.returned)))
-    env = {
-        **os.environ,
-        "UPDATES_ENV": "test",
-        "DATABASE_URL": str(app_config["SQLALCHEMY_DATABASE_URI"]),
-        "REDIS_URL": str(app_config["REDIS_URL"]),
-        "SMTP_HOST": str(app_config["SMTP_HOST"]),
-        "SMTP_PORT": str(app_config["SMTP_PORT"]),
-        "MAIL_FROM": str(app_config["MAIL_FROM"]),  # our Message-IDs are in its domain
-        "BASE_URL": str(app_config["BASE_URL"]),
-        "BOUNCE_IMAP_URL": url,
-        "BOUNCE_IMAP_IDLE_SECONDS": "1",
-    }
-    log = (tmp_path / "worker.log").open("wb")
-    worker = subprocess.Popen(
-        [sys.executable, str(ROOT / "worker.py")], env=env, cwd=ROOT, stdout=log, stderr=log
-    )
+    log = tmp_path / "worker.log"
+    worker = start_worker(app_config, log, BOUNCE_IMAP_URL=url, BOUNCE_IMAP_IDLE_SECONDS="1")
     try:
         deadline = time.monotonic() + 30
         while status_of("nobody@example.net") != "bounced" and time.monotonic() < deadline:
             time.sleep(0.2)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        finally:
-            worker.kill()
-            log.close()
-    assert status_of("nobody@example.net") == "bounced", (tmp_path / "worker.log").read_text()[
-        -3000:
-    ]
+        stop(worker)
+    assert status_of("nobody@example.net") == "bounced", log.read_text()[-3000:]
     assert count_in(bounce_mailbox(url), "Processed") == 1

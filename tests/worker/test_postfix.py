@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.factories import create_news, create_subscriber, create_test_digest, create_topics
-from tests.helpers import digest_status
+from tests.helpers import digest_status, missing_part
 from updates.dev.embedded_redis import free_port
 from updates.extensions import db
 from updates.models import Delivery, Subscriber, utcnow
@@ -145,9 +145,7 @@ def wait_for_port(host: str, port: int, seconds: float = 20) -> None:
 def postfix() -> Iterator[Postfix]:
     reason = missing()
     if reason:
-        if os.environ.get("UPDATES_REQUIRE_POSTFIX") == "1":
-            pytest.fail(f"UPDATES_REQUIRE_POSTFIX=1 but {reason}", pytrace=False)
-        pytest.skip(reason)
+        missing_part(reason, "UPDATES_REQUIRE_POSTFIX")
     folder = Path(tempfile.mkdtemp(prefix="updates-postfix-"))
     folder.chmod(0o755)  # the postfix user reaches its queue through it
     server = Postfix("127.0.0.1", free_port(), folder)
