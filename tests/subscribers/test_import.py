@@ -239,16 +239,12 @@ def test_someone_who_signs_up_while_the_file_is_written_keeps_their_own_row(app,
         importing = threading.Thread(target=run)
         importing.start()
         deadline = time.monotonic() + 60
-        while not db.session.scalar(
-            text(
-                "SELECT count(*) FROM pg_locks JOIN pg_stat_activity USING (pid)"
-                " WHERE NOT granted AND locktype = 'transactionid'"
-                " AND datname = current_database()"
-            )
-        ):
+        while not waiting_import():
             assert time.monotonic() < deadline and importing.is_alive(), "the import never waited"
             db.session.rollback()
             time.sleep(0.05)
+        # The share that met the sign-up waits; the other, written, is not visible yet.
+        assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 0
         sign_up_meanwhile.commit()
         importing.join(60)
     [report] = outcome
@@ -256,3 +252,51 @@ def test_someone_who_signs_up_while_the_file_is_written_keeps_their_own_row(app,
     late = subscriber("late@example.org")
     assert (late.status, followed("late@example.org")) == ("pending", set())
     assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 51
+
+
+def test_an_import_whose_one_share_fails_writes_no_one(app, topics):
+    """PostgreSQL writes the people in shares, one connection each: all commit, or none."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite writes an import a chunk per transaction, in one connection")
+    rows = [(f"r{n}@example.org", "", "") for n in range(50)] + [("late@example.org", "", "")]
+    with db.engine.connect() as sign_up_meanwhile:
+        sign_up_meanwhile.execute(
+            insert(Subscriber).values(
+                email="late@example.org", email_key="late@example.org", status="pending"
+            )
+        )
+        failures: list[Exception] = []
+
+        def run() -> None:
+            with app.app_context():
+                try:
+                    importer.import_subscribers(rows, ["events"], "Delegate list")
+                except Exception as error:
+                    failures.append(error)
+
+        importing = threading.Thread(target=run)
+        importing.start()
+        deadline = time.monotonic() + 60
+        while not (pid := waiting_import()):
+            assert time.monotonic() < deadline and importing.is_alive(), "the import never waited"
+            db.session.rollback()
+            time.sleep(0.05)
+        db.session.execute(text("SELECT pg_cancel_backend(:pid)"), {"pid": pid})
+        importing.join(60)
+        sign_up_meanwhile.commit()
+    assert [type(error).__name__ for error in failures] == ["QueryCanceled"]
+    db.session.rollback()
+    assert db.session.scalars(select(Subscriber.email_key)).all() == ["late@example.org"]
+    assert db.session.scalar(select(func.count()).select_from(Subscription)) == 0
+    assert db.session.scalar(select(func.count()).select_from(ConsentEvent)) == 0
+
+
+def waiting_import() -> int | None:
+    """The backend of this database that waits on another transaction, if one does."""
+    return db.session.scalar(
+        text(
+            "SELECT pid FROM pg_locks JOIN pg_stat_activity USING (pid)"
+            " WHERE NOT granted AND locktype = 'transactionid'"
+            " AND datname = current_database() LIMIT 1"
+        )
+    )

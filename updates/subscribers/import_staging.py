@@ -1,14 +1,23 @@
-"""Importing on PostgreSQL: the file streamed by COPY into a staging table, then set-based SQL.
+"""Importing on PostgreSQL: the file streamed by COPY into staging tables, then set-based SQL.
 
 Python reads and validates each row and computes its suppression hash (the key is the
 service's, the database never sees it); everything else happens in the server, in a few
-statements over the whole file, inside the caller's transaction. The staging tables are
-temporary and go with the transaction, so the process holds no more than one row at a time.
+statements over the whole file. The staging tables are temporary and go with their
+transactions, so the process holds no more than one row at a time.
+
+The writes are mostly PostgreSQL's per-row foreign-key checks, which one connection runs on one
+core. So the people are shared out by their address's hash among `WRITERS` connections (the
+caller's and its own), each sorting and writing its share in its own transaction: every line
+for an address lands in the same share, and a person's rows always commit together.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, closing
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from psycopg.types.json import Json
@@ -21,7 +30,9 @@ from updates.subscribers.consent import Action, Source
 if TYPE_CHECKING:
     from updates.subscribers.importer import ImportReport, Person
 
-# Memory for the sorts and hashes of a million rows, for this transaction only.
+# Connections writing at once: the database server's cores this import may keep busy.
+WRITERS = 2
+# Memory for the sorts and hashes of each share, for its transaction only.
 WORK_MEM = "64MB"
 
 STAGE = """
@@ -129,27 +140,49 @@ def import_staged(
     progress: Callable[[int, ImportReport], None] | None,
     every: int,
 ) -> None:
-    """Stage the people, then subscribe them, in the session's transaction; fills `report`."""
-    cursor = db.session.connection().connection.driver_connection.cursor()
+    """Stage the people, then subscribe them; fills `report`.
+
+    The first share is written in the session's transaction, which the caller commits; the
+    others are committed here, once every share is written.
+    """
     values = _parameters(topics, statement_id)
-    with cursor:
-        cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-        # Compiling these plans costs more than it saves, on a table the planner cannot size.
-        cursor.execute("SET LOCAL jit = off")
-        cursor.execute(STAGE)
-        read, staged = _stage(cursor, people, report, progress, every)
-        cursor.execute("ANALYZE import_rows")
-        cursor.execute(PEOPLE, values)
-        cursor.execute("SELECT kind, count(*) FROM import_people GROUP BY kind")
-        kinds: dict[str, int] = dict(cursor.fetchall())
-        imported = _write(cursor, values, kinds)
-    report.skipped["duplicate"] += staged - sum(kinds.values())
+    with ExitStack() as stack:
+        own = [stack.enter_context(closing(db.engine.raw_connection())) for _ in range(WRITERS - 1)]
+        connections = [db.session.connection().connection, *own]
+        cursors = [stack.enter_context(c.driver_connection.cursor()) for c in connections]
+        for cursor in cursors:
+            _prepare(cursor)
+        read, staged = _stage(cursors, people, report, progress, every)
+        with ThreadPoolExecutor(len(cursors)) as pool:
+            shares = list(pool.map(partial(_sort_and_write, values=values), cursors))
+        for connection in own:
+            connection.commit()
+    kinds: Counter[str] = sum((kinds for kinds, _ in shares), Counter())
+    imported = sum(imported for _, imported in shares)
+    report.skipped["duplicate"] += staged - kinds.total()
     for why in ("suppressed", "unsubscribed"):
         report.skipped[why] += kinds.pop(why, 0)
     report.imported += imported
-    report.unchanged += sum(kinds.values()) - imported
+    report.unchanged += kinds.total() - imported
     if progress is not None:
         progress(read, report)
+
+
+def _prepare(cursor: Any) -> None:
+    cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+    # Compiling these plans costs more than it saves, on a table the planner cannot size.
+    cursor.execute("SET LOCAL jit = off")
+    cursor.execute(STAGE)
+
+
+def _sort_and_write(cursor: Any, values: dict[str, Any]) -> tuple[Counter[str], int]:
+    """Sort a share's people into their kinds and write them; the kinds counted, and the
+    number who got a subscription (and an event)."""
+    cursor.execute("ANALYZE import_rows")
+    cursor.execute(PEOPLE, values)
+    cursor.execute("SELECT kind, count(*) FROM import_people GROUP BY kind")
+    kinds = Counter(dict(cursor.fetchall()))
+    return kinds, _write(cursor, values, kinds)
 
 
 def _parameters(topics: list[Topic], statement_id: int) -> dict[str, Any]:
@@ -170,7 +203,7 @@ def _parameters(topics: list[Topic], statement_id: int) -> dict[str, Any]:
     }
 
 
-def _write(cursor: Any, values: dict[str, Any], kinds: dict[str, int]) -> int:
+def _write(cursor: Any, values: dict[str, Any], kinds: Counter[str]) -> int:
     """Write the people of each kind; the number who got a subscription (and an event)."""
     known = kinds.get("pending", 0) + kinds.get("active", 0)
     cursor.execute(NEW, values)
@@ -190,20 +223,22 @@ def _write(cursor: Any, values: dict[str, Any], kinds: dict[str, int]) -> int:
 
 
 def _stage(
-    cursor: Any,
+    cursors: list[Any],
     people: Iterable[Person | None],
     report: ImportReport,
     progress: Callable[[int, ImportReport], None] | None,
     every: int,
 ) -> tuple[int, int]:
-    """COPY the valid rows into import_rows, with their suppression hashes; count the invalid.
+    """COPY the valid rows into each cursor's import_rows, shared out by their suppression
+    hashes, which they carry; count the invalid.
 
     Returns the rows read since the last progress call (the caller makes the last one, once
     the rows are written) and the rows staged.
     """
     hashed = key_hasher()
     staged = unreported = 0
-    with cursor.copy("COPY import_rows FROM STDIN") as copy:
+    with ExitStack() as stack:
+        copies = [stack.enter_context(c.copy("COPY import_rows FROM STDIN")) for c in cursors]
         for n, person in enumerate(people):
             if unreported == every:
                 if progress is not None:
@@ -214,6 +249,8 @@ def _stage(
                 report.skipped["invalid"] += 1
                 continue
             address, key, name, organisation = person
-            copy.write_row((n, address, key, hashed(key), name, organisation))
+            email_hash = hashed(key)
+            share = copies[int(email_hash[-2:], 16) % len(copies)]
+            share.write_row((n, address, key, email_hash, name, organisation))
             staged += 1
     return unreported, staged

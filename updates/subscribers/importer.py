@@ -124,7 +124,7 @@ def import_subscribers(
     """Make the people in these rows active subscribers of these topics.
 
     `progress`, if given, is called with each chunk's number of rows and the report so far.
-    PostgreSQL stages the whole file and writes it in one transaction (`import_staging`); other
+    PostgreSQL stages the whole file and writes it in two shares at once (`import_staging`); other
     databases write a chunk per transaction.
     """
     topics = list(db.session.scalars(select(Topic).where(Topic.slug.in_(topic_slugs))))
