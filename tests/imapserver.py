@@ -7,9 +7,7 @@ fresh user instead of cleaning up after the last.
 
 from __future__ import annotations
 
-import datetime
 import grp
-import ipaddress
 import os
 import pwd
 import shutil
@@ -20,11 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
+from tests.certificates import loopback_tls_files
 from updates.dev.embedded_redis import free_port
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
@@ -77,34 +71,6 @@ def available() -> bool:
     return Path(DOVECOT).is_file()
 
 
-def _certificate(folder: Path) -> None:
-    """A self-signed certificate for 127.0.0.1 and localhost, its own trust anchor."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    (folder / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-
-
 class Dovecot:
     """One dovecot process, started with `start()` and stopped with `stop()`."""
 
@@ -129,7 +95,7 @@ class Dovecot:
         for folder in ("mail", "home"):
             (self.root / folder).mkdir()
             os.chown(self.root / folder, entry.pw_uid, entry.pw_gid)
-        _certificate(self.root)
+        loopback_tls_files(self.root)
         config = self.root / "dovecot.conf"
         config.write_text(
             CONFIG.format(

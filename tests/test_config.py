@@ -39,6 +39,7 @@ def test_defaults_match_the_documented_interface(tmp_path: Path):
         "none",
     )
     assert config["SEND_RATE"] == 0
+    assert (config["SMTP_TIMEOUT"], config["SMTP_CONNECT_TIMEOUT"]) == (30.0, 5.0)
     assert config["CHECK_EMAIL_DNS"] is False
     assert str(config["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite:///")
     assert config["TIMEZONE"] == "Europe/London"
@@ -62,6 +63,14 @@ def test_postgresql_urls_use_the_installed_driver(tmp_path: Path):
 def test_a_nonsense_setting_is_refused(tmp_path: Path, name: str):
     with pytest.raises(ConfigError, match=name):
         load_config(tmp_path, {name: "banana"})
+
+
+@pytest.mark.parametrize("name", ["SMTP_TIMEOUT", "SMTP_CONNECT_TIMEOUT"])
+@pytest.mark.parametrize("seconds", ["0", "-1", "86400", "nan"])
+def test_a_relay_timeout_must_be_some_seconds_up_to_an_hour(tmp_path, name, seconds):
+    with pytest.raises(ConfigError, match=name):
+        load_config(tmp_path, {name: seconds})
+    assert load_config(tmp_path, {name: "0.5"})[name] == 0.5
 
 
 def test_links_signed_with_a_retired_key_still_work_after_rotation(app):

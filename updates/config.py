@@ -168,6 +168,13 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if not 0 < value <= 3600:
+        raise ConfigError(f"{name} must be more than 0 seconds and at most 3600, not {value}")
+    return value
+
+
 def bounce_mailbox(url: str) -> dict[str, object] | None:
     """BOUNCE_IMAP_URL as its parts: `imaps://USER:PASSWORD@HOST[:993]/FOLDER?processed=NAME`,
     or `imap://` with STARTTLS; `?tls=none` (plain IMAP) only for a server on loopback."""
@@ -304,7 +311,9 @@ def load_config(instance_path: Path, env: Mapping[str, str] | None = None) -> di
         "SMTP_USERNAME": env.get("SMTP_USERNAME", ""),
         "SMTP_PASSWORD": env.get("SMTP_PASSWORD", ""),
         "SMTP_TLS": smtp_tls,
-        "SMTP_TIMEOUT": _float(env, "SMTP_TIMEOUT", 30.0),
+        "SMTP_TIMEOUT": _seconds(env, "SMTP_TIMEOUT", 30.0),
+        # A relay that silently drops packets costs a session this long before the next is tried.
+        "SMTP_CONNECT_TIMEOUT": _seconds(env, "SMTP_CONNECT_TIMEOUT", 5.0),
         # How long a batch waits, looking every two seconds, while no relay answers, before it
         # lets its worker go and puts itself back on the queue.
         "SMTP_OUTAGE_WAIT": _float(env, "SMTP_OUTAGE_WAIT", 60.0),

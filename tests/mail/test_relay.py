@@ -1,4 +1,4 @@
-"""The relay: domains go in ASCII, SMTPUTF8 only for an international local part."""
+"""The relay: domains go in ASCII, SMTPUTF8 only for an international local part; TLS checked."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.helpers import BASE_URL
-from updates.mail.relay import PermanentFailure, Relay
+from updates.mail.relay import PermanentFailure, Relay, TransientFailure
 
 MESSAGE = b"From: updates@example.org\r\nSubject: Hello\r\n\r\nHello.\r\n"
 
@@ -59,3 +59,15 @@ def test_an_address_no_relay_can_take_is_refused_for_good_not_a_crash(utf8_relay
 def test_the_relay_is_greeted_with_base_urls_host_not_the_machines_name(plain_relay, app):
     send("ada@example.org")
     assert plain_relay.received[0].helo == urlsplit(BASE_URL).hostname
+
+
+def test_a_relay_over_tls_takes_the_mail(tls_relay, app):
+    send("ada@example.org")
+    assert [r.recipients for r in tls_relay.received] == [["ada@example.org"]]
+
+
+def test_a_relay_whose_certificate_is_not_trusted_gets_nothing(tls_relay, app, monkeypatch):
+    monkeypatch.delenv("SSL_CERT_FILE")
+    with pytest.raises(TransientFailure, match="CERTIFICATE_VERIFY_FAILED"):
+        send("ada@example.org")
+    assert tls_relay.received == []

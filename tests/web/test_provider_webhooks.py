@@ -4,7 +4,6 @@ certificate of our own), and Mailgun (HMAC-signed events)."""
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
 import hmac
 import json
@@ -13,11 +12,10 @@ import re
 import uuid
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
 
+from tests.certificates import self_signed
 from tests.subscribers.bounce_samples import (
     deliver_digest,
     delivery_of,
@@ -51,19 +49,7 @@ SIGNED = {
 def signer():
     """An RSA key and a certificate for it, standing in for SNS's."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return key, certificate.public_bytes(serialization.Encoding.PEM)
+    return key, self_signed(key, "sns.amazonaws.com")
 
 
 @pytest.fixture

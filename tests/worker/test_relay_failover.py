@@ -6,6 +6,7 @@ its port refusing) and, in the recovery test, started again on the same port.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections import Counter
@@ -106,6 +107,32 @@ def test_a_relay_that_refuses_connections_is_passed_over_for_the_next(app_config
     current_app.config["SMTP_HOSTS"] = [("127.0.0.1", free_port()), (first.host, first.port)]
     addresses = audience(5)
     digest_id = send(run_jobs)
+    assert received(first) == Counter(addresses)
+    assert digest_status(digest_id) == "sent"
+
+
+@pytest.fixture
+def silent() -> Iterator[tuple[str, int]]:
+    """An address that drops connection attempts unanswered, as a relay behind a dead link or a
+    firewall does: a listening socket whose one-place queue is full (Linux drops the SYN)."""
+    with socket.create_server(("127.0.0.1", 0), backlog=0) as listener:
+        address = listener.getsockname()
+        with socket.create_connection(address, timeout=1):  # fills the queue; never accepted
+            with pytest.raises(TimeoutError):
+                socket.create_connection(address, timeout=0.2)
+            yield address
+
+
+def test_a_relay_that_drops_packets_costs_the_connect_timeout_not_the_conversations(
+    app_config, first, silent, run_jobs
+):
+    current_app.config.update(
+        SMTP_HOSTS=[silent, (first.host, first.port)], SMTP_TIMEOUT=30.0, SMTP_CONNECT_TIMEOUT=0.5
+    )
+    addresses = audience(3)
+    started = time.monotonic()
+    digest_id = send(run_jobs)
+    assert time.monotonic() - started < 15  # SMTP_TIMEOUT, had it applied, would be 30 s
     assert received(first) == Counter(addresses)
     assert digest_status(digest_id) == "sent"
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
 from collections.abc import Callable, Iterable, Iterator
 from email.utils import parseaddr
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from flask import current_app
 
@@ -53,6 +54,31 @@ class ConnectionLost(TransientFailure):
     """The session ended before the relay answered: nothing is known about the message."""
 
 
+class _ConnectTimeout:
+    """A session whose TCP connection (and implicit TLS handshake) has a timeout of its own.
+
+    A relay that silently drops packets answers nothing for as long as we wait, and the next
+    relay is tried only after that: seconds, not the conversation's SMTP_TIMEOUT.
+    """
+
+    def __init__(self, *args: Any, connect_timeout: float, **kwargs: Any) -> None:
+        self.connect_timeout = connect_timeout
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock = super()._get_socket(host, port, self.connect_timeout)  # type: ignore[misc]
+        sock.settimeout(timeout)
+        return sock
+
+
+class _Session(_ConnectTimeout, smtplib.SMTP):
+    """A plain session, or one that STARTTLS upgrades."""
+
+
+class _TLSSession(_ConnectTimeout, smtplib.SMTP_SSL):
+    """A session over TLS from the first byte: SMTP_SSL wraps the socket once it connects."""
+
+
 def relays() -> list[tuple[str, int]]:
     """(host, port) of each relay, first preferred: SMTP_HOSTS, else SMTP_HOST and SMTP_PORT."""
     config = current_app.config
@@ -75,6 +101,7 @@ class Relay:
         self.username: str = config["SMTP_USERNAME"]
         self.password: str = config["SMTP_PASSWORD"]
         self.timeout: float = config["SMTP_TIMEOUT"]
+        self.connect_timeout: float = config["SMTP_CONNECT_TIMEOUT"]
         self.helo_name = helo_name(config["SMTP_HELO_NAME"], config["BASE_URL"])
         self.smtp: smtplib.SMTP | None = None
 
@@ -101,17 +128,24 @@ class Relay:
     def _open_session(self, host: str, port: int) -> smtplib.SMTP:
         try:
             if self.tls == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                smtp: smtplib.SMTP = _TLSSession(
                     host,
                     port,
                     local_hostname=self.helo_name,
                     timeout=self.timeout,
+                    connect_timeout=self.connect_timeout,
                     context=ssl.create_default_context(),
                 )
             else:
-                smtp = smtplib.SMTP(host, port, local_hostname=self.helo_name, timeout=self.timeout)
-                if self.tls == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
+                smtp = _Session(
+                    host,
+                    port,
+                    local_hostname=self.helo_name,
+                    timeout=self.timeout,
+                    connect_timeout=self.connect_timeout,
+                )
+            if self.tls == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
             if self.username:
                 smtp.login(self.username, self.password)
             smtp.ehlo_or_helo_if_needed()  # learn the extensions (PIPELINING, SIZE, SMTPUTF8)
