@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from tests.factories import create_news, create_test_digest, create_topics
+from tests.factories import create_news, create_subscriber, create_test_digest, create_topics
 from tests.helpers import only_link, path_of, sign_up, submit_only_form, subscriber
 from tests.subscribers.bounce_samples import (
     arf_abuse_report,
@@ -28,6 +30,7 @@ from updates.models import Suppression
 from updates.news import digests
 from updates.subscribers import bounces
 from updates.subscribers.soft_bounces import record_soft_bounce, soft_bounce_count
+from updates.subscribers.suppression import suppress
 from updates.webhooks.relay import MAX_MESSAGE_BYTES
 
 TOKEN = "relay-shared-secret"
@@ -365,3 +368,46 @@ def test_confirming_clears_the_soft_bounces_of_a_confirmation_email(
 
     assert status_of("slow@example.net") == "active"
     assert soft_bounce_count(pending.id) == 0
+
+
+def test_two_reports_suppressing_one_new_address_at_once_both_land(app, topics):
+    """PostgreSQL: the second waits on the first's row, then finds it there instead of failing."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite allows one writer at a time; the second would wait its turn")
+    create_subscriber("ada@example.org", ["events"])
+    first_written, release, failures = threading.Event(), threading.Event(), []
+
+    def report(reason: str, hold: bool) -> None:
+        with app.app_context():
+            try:
+                suppress("ada@example.org", reason)
+                if hold:
+                    first_written.set()
+                    release.wait(30)
+                db.session.commit()
+            except Exception as error:
+                failures.append(error)
+
+    first = threading.Thread(target=report, args=("bounce", True))
+    second = threading.Thread(target=report, args=("complaint", False))
+    first.start()
+    assert first_written.wait(30)
+    second.start()
+    deadline = time.monotonic() + 30
+    while not db.session.scalar(
+        text(
+            "SELECT count(*) FROM pg_locks JOIN pg_stat_activity USING (pid)"
+            " WHERE NOT granted AND datname = current_database()"
+        )
+    ):
+        assert time.monotonic() < deadline and second.is_alive(), "the second never waited"
+        db.session.rollback()
+        time.sleep(0.05)
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert failures == []
+    db.session.rollback()
+    [row] = db.session.scalars(select(Suppression)).all()
+    assert row.reason == "bounce"  # the first stands; the second made it newer
+    assert subscriber("ada@example.org").status == "complained"

@@ -13,9 +13,8 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
-from updates.extensions import db
+from updates.extensions import db, insert_on_conflict
 from updates.models import SoftBounce, SuppressionReason, utcnow
 from updates.subscribers.suppression import suppress
 
@@ -40,9 +39,8 @@ def record_soft_bounce(subscriber_id: int, address: str, now: datetime | None = 
 def _locked_row(subscriber_id: int, now: datetime) -> SoftBounce:
     """The subscriber's row, made if missing, locked until commit; two reports of one subscriber
     at once both count, and neither fails on the other's insert."""
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     db.session.execute(
-        dialect.insert(SoftBounce)
+        insert_on_conflict(SoftBounce)
         .values(subscriber_id=subscriber_id, count=0, first_at=now, last_at=now)
         .on_conflict_do_nothing()
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import delete, or_, select, update
 
 from updates.addresses import address_hash, address_key
-from updates.extensions import db
+from updates.extensions import db, insert_on_conflict
 from updates.models import (
     EmailKind,
     OutboundEmail,
@@ -31,14 +31,16 @@ STATUS_FOR_REASON = {
 
 
 def suppress(address: str, reason: str) -> None:
-    """Add the address (idempotent) and stop its subscriber; the caller commits."""
-    hashed = address_hash(address)
-    existing = db.session.scalar(select(Suppression).where(Suppression.email_hash == hashed))
-    if existing is None:
-        db.session.add(Suppression(email_hash=hashed, email=address_key(address), reason=reason))
-    else:
-        # A new bounce or complaint (say, about a confirmation) outranks every request before it.
-        existing.created_at = utcnow()
+    """Add the address (idempotent, and safe against another adding it at the same moment)
+    and stop its subscriber; the caller commits."""
+    now = utcnow()
+    row = insert_on_conflict(Suppression).values(
+        email_hash=address_hash(address), email=address_key(address), reason=reason, created_at=now
+    )
+    # A new bounce or complaint (say, about a confirmation) outranks every request before it.
+    db.session.execute(
+        row.on_conflict_do_update(index_elements=[Suppression.email_hash], set_={"created_at": now})
+    )
     status = STATUS_FOR_REASON.get(reason)
     if status:
         db.session.execute(
