@@ -36,4 +36,16 @@
     box.addEventListener("change", function () { apply(false); });
   });
   apply(true);
+
+  // Enter in a field submits with the form's first button, which is "Find updates"; only in
+  // the find box is that what is meant. Anywhere else, Enter saves the draft.
+  var find = choices.querySelector('input[type="search"]');
+  var save = form.querySelector('button[type="submit"]:not([value="find"])');
+  form.addEventListener("keydown", function (event) {
+    var field = event.target;
+    if (event.key !== "Enter" || field === find || !save) return;
+    if (!field.matches('input:not([type="checkbox"]):not([type="radio"])')) return;
+    event.preventDefault();
+    form.requestSubmit(save);
+  });
 })();
