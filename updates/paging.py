@@ -32,10 +32,14 @@ class Page:
 
 
 def paginate(query: Select, page: int = 1, per_page: int = PER_PAGE) -> Page:
-    """The ordered query's rows on `page`: LIMIT and OFFSET in SQL; past the end, the last page."""
+    """The ordered query's rows on `page`: LIMIT and OFFSET in SQL; past the end, the last page.
+
+    A query of one entity or column gives those; one of several columns gives rows of them.
+    """
     counted = select(func.count()).select_from(query.order_by(None).subquery())
     total = db.session.scalar(counted) or 0
     pages = max(1, -(-total // per_page))
     page = min(max(page, 1), pages)
-    rows = db.session.scalars(query.limit(per_page).offset((page - 1) * per_page))
+    result = db.session.execute(query.limit(per_page).offset((page - 1) * per_page))
+    rows = result.all() if len(query.column_descriptions) > 1 else result.scalars().all()
     return Page(list(rows), total, page, pages, per_page)

@@ -610,6 +610,28 @@ def delivered_to(client, subscriber_id: int) -> list[list[str]]:
     return [row[:4] for row in rows]
 
 
+def test_a_subscribers_digests_are_listed_a_page_at_a_time_newest_first(app, ids):
+    update = create_news("Budgets", ["lps"])
+    for n in range(30):
+        digest = create_test_digest([update], ["lps"], subject=f"Weekly {n:02d}")
+        db.session.add(Delivery(digest_id=digest.id, subscriber_id=ids["subscriber"]))
+    db.session.commit()
+    editor = signed_in(app, "editor")
+    path = f"/admin/subscribers/{ids['subscriber']}"
+
+    first = delivered_to(editor, ids["subscriber"])
+    assert [row[0] for row in first][:2] == ["Weekly 29", "Weekly 28"]
+    assert len(first) == 25
+    html = page(editor.get(path))
+    assert "1 to 25 shown" in html.find("p", class_="count").get_text()
+    older = html.find("a", rel="next")["href"]
+    rest = page(editor.get(older)).find("h2", string="Digests sent to them").find_next("table")
+    subjects = [tr.find("td").get_text() for tr in rest.find("tbody").find_all("tr")]
+    assert subjects == ["Weekly 04", "Weekly 03", "Weekly 02", "Weekly 01", "Weekly 00"]
+    assert editor.get(f"{path}?page=abc").status_code == 400
+    assert editor.get(f"{path}?page=0").status_code == 400
+
+
 def test_failed_deliveries_are_listed_and_retried_once_the_cause_is_gone(
     app, ids, run_jobs, mail_server
 ):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, render_template, request, url_for
 
 from updates.extensions import db
-from updates.forms import ButtonForm
+from updates.forms import ButtonForm, PagedForm
 from updates.models import (
     Subscriber,
     SubscriberStatus,
@@ -13,7 +13,6 @@ from updates.models import (
 from updates.news.topics import all_topics
 from updates.subscribers.consent import Evidence, Source
 from updates.subscribers.directory import (
-    DELIVERIES_SHOWN,
     NotAddable,
     consent_trail,
     deliveries_to,
@@ -49,14 +48,17 @@ def _person(subscriber_id: int) -> Subscriber:
 @blueprint.route("/subscribers/<int:subscriber_id>")
 @staff_only
 def subscriber(subscriber_id: int):
-    return render_template(
+    paging = PagedForm(request.args)
+    valid = paging.validate()
+    page = render_template(
         "console/subscriber.html",
         subscriber=_person(subscriber_id),
         events=consent_trail(subscriber_id),
-        deliveries=deliveries_to(subscriber_id),
-        shown=DELIVERIES_SHOWN,
+        deliveries=deliveries_to(subscriber_id, paging.page_number if valid else 1),
+        paging=paging,
         button=ButtonForm(),
     )
+    return page, 200 if valid else 400
 
 
 def _add_form() -> AddSubscriberForm:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -29,7 +29,7 @@ from updates.subscribers.lookup import find_or_create, left_without_confirming_s
 from updates.subscribers.suppression import is_suppressed
 from updates.transaction import autocommit
 
-DELIVERIES_SHOWN = 100
+DELIVERIES_PER_PAGE = 25
 
 
 def find_subscribers(text: str = "", topic_slug: str = "", status: str = "", page: int = 1) -> Page:
@@ -146,9 +146,9 @@ class Sent:
     last_error: str | None
 
 
-def deliveries_to(subscriber_id: int, limit: int = DELIVERIES_SHOWN) -> list[Sent]:
-    """The digests addressed to the subscriber, newest first, and what became of each."""
-    rows = db.session.execute(
+def deliveries_to(subscriber_id: int, page: int = 1) -> Page:
+    """The digests addressed to the subscriber (as `Sent`), newest first, a page at a time."""
+    query = (
         select(
             Delivery.digest_id,
             Digest.subject,
@@ -160,6 +160,6 @@ def deliveries_to(subscriber_id: int, limit: int = DELIVERIES_SHOWN) -> list[Sen
         .join(Digest, Digest.id == Delivery.digest_id)
         .where(Delivery.subscriber_id == subscriber_id)
         .order_by(Delivery.id.desc())
-        .limit(limit)
     )
-    return [Sent(*row) for row in rows]
+    found = paginate(query, page, DELIVERIES_PER_PAGE)
+    return replace(found, items=[Sent(*row) for row in found.items])
