@@ -30,13 +30,21 @@ def snippet(app: Flask, live_server: str, topics) -> str:
 def other_site(snippet: str) -> Iterator[str]:
     """An organisation's page on another site (localhost, not 127.0.0.1) that frames the form
     with the console's snippet."""
-    html = (
-        "<!doctype html><meta name=viewport content='width=device-width'>"
-        f"<title>Our programme</title><h1>Our programme</h1>{snippet}<p>Our footer.</p>"
-    ).encode()
+    pages = {
+        "/": (
+            "<!doctype html><meta name=viewport content='width=device-width'>"
+            f"<title>Our programme</title><h1>Our programme</h1>{snippet}<p>Our footer.</p>"
+        ).encode(),
+        # A page of this site's own that, loaded in the frame, claims to be a 3 px tall form.
+        "/liar": (
+            b"<!doctype html><title>Not the form</title>"
+            b"<script>parent.postMessage({updatesFrameHeight: 3}, '*')</script>"
+        ),
+    }
 
     class Page(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            html = pages.get(self.path, pages["/"])
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(html)))
@@ -129,3 +137,27 @@ def test_the_frame_grows_to_the_form_so_its_button_is_in_view(
     assert form.evaluate("() => innerHeight") > before
     assert form.evaluate(BUTTON_IN_VIEW)
     snapshot(page, tmp_path, f"framed-form-errors-{width}")
+
+
+def test_the_frame_heeds_only_heights_from_the_service_itself(
+    browser_page, live_server, other_site
+):
+    """Another origin's page in the same frame (the message's source) cannot resize it."""
+    allow_origin(other_site)
+    page = browser_page
+    page.goto(other_site)
+    form = page.frame_locator("iframe").get_by_role("button", name="Sign up")
+    expect(form).to_be_visible()
+    framed_form(page, live_server).wait_for_function(FITS)
+    height = page.locator("iframe").evaluate("(frame) => frame.style.height")
+    assert height.endswith("px") and int(height[:-2]) > 300
+
+    # Listeners run in the order added: this one hears the lie after embed.js has.
+    page.evaluate(
+        """() => addEventListener("message", (event) => {
+          if (event.data && event.data.updatesFrameHeight === 3) window.lieHeard = true;
+        })"""
+    )
+    page.locator("iframe").evaluate("(frame, url) => { frame.src = url; }", f"{other_site}/liar")
+    page.wait_for_function("() => window.lieHeard === true")
+    assert page.locator("iframe").evaluate("(frame) => frame.style.height") == height
