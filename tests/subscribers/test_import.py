@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -219,34 +221,47 @@ def test_duplicates_are_found_across_chunks(app, topics, monkeypatch):
     assert subscriber("p3@example.org").name == "P 3"  # the first line for an address counts
 
 
-def test_someone_who_signs_up_while_the_file_is_written_keeps_their_own_row(app, topics):
-    """PostgreSQL: the import sorted the address as new, then met the sign-up's row on insert."""
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite allows one writer at a time; nothing can sign up meanwhile")
+@contextmanager
+def import_waiting_on_a_sign_up(app) -> Iterator[tuple[int, list]]:
+    """An import of 50 addresses and late@example.org, in a thread, while a sign-up of
+    late@example.org is written but not committed: the block runs once the import waits on it,
+    with the waiting backend's pid and the import's outcome (its report, or what it raised),
+    filled once the block has ended, the sign-up committed and the import finished."""
     rows = [(f"r{n}@example.org", "", "") for n in range(50)] + [("late@example.org", "", "")]
+    outcome: list = []
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                outcome.append(importer.import_subscribers(rows, ["events"], "Delegate list"))
+            except Exception as error:
+                outcome.append(error)
+
     with db.engine.connect() as sign_up_meanwhile:
         sign_up_meanwhile.execute(
             insert(Subscriber).values(
                 email="late@example.org", email_key="late@example.org", status="pending"
             )
         )  # not committed yet: the import cannot see it, but its insert waits on it
-        outcome: list[importer.ImportReport] = []
-
-        def run() -> None:
-            with app.app_context():
-                outcome.append(importer.import_subscribers(rows, ["events"], "Delegate list"))
-
         importing = threading.Thread(target=run)
         importing.start()
         deadline = time.monotonic() + 60
-        while not waiting_import():
+        while not (pid := waiting_import()):
             assert time.monotonic() < deadline and importing.is_alive(), "the import never waited"
             db.session.rollback()
             time.sleep(0.05)
-        # The share that met the sign-up waits; the other, written, is not visible yet.
-        assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 0
+        yield pid, outcome
         sign_up_meanwhile.commit()
         importing.join(60)
+
+
+def test_someone_who_signs_up_while_the_file_is_written_keeps_their_own_row(app, topics):
+    """PostgreSQL: the import sorted the address as new, then met the sign-up's row on insert."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite allows one writer at a time; nothing can sign up meanwhile")
+    with import_waiting_on_a_sign_up(app) as (_, outcome):
+        # The share that met the sign-up waits; the other, written, is not visible yet.
+        assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 0
     [report] = outcome
     assert (report.imported, report.unchanged) == (50, 1)
     late = subscriber("late@example.org")
@@ -258,33 +273,9 @@ def test_an_import_whose_one_share_fails_writes_no_one(app, topics):
     """PostgreSQL writes the people in shares, one connection each: all commit, or none."""
     if db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite writes an import a chunk per transaction, in one connection")
-    rows = [(f"r{n}@example.org", "", "") for n in range(50)] + [("late@example.org", "", "")]
-    with db.engine.connect() as sign_up_meanwhile:
-        sign_up_meanwhile.execute(
-            insert(Subscriber).values(
-                email="late@example.org", email_key="late@example.org", status="pending"
-            )
-        )
-        failures: list[Exception] = []
-
-        def run() -> None:
-            with app.app_context():
-                try:
-                    importer.import_subscribers(rows, ["events"], "Delegate list")
-                except Exception as error:
-                    failures.append(error)
-
-        importing = threading.Thread(target=run)
-        importing.start()
-        deadline = time.monotonic() + 60
-        while not (pid := waiting_import()):
-            assert time.monotonic() < deadline and importing.is_alive(), "the import never waited"
-            db.session.rollback()
-            time.sleep(0.05)
+    with import_waiting_on_a_sign_up(app) as (pid, outcome):
         db.session.execute(text("SELECT pg_cancel_backend(:pid)"), {"pid": pid})
-        importing.join(60)
-        sign_up_meanwhile.commit()
-    assert [type(error).__name__ for error in failures] == ["QueryCanceled"]
+    assert [type(error).__name__ for error in outcome] == ["QueryCanceled"]
     db.session.rollback()
     assert db.session.scalars(select(Subscriber.email_key)).all() == ["late@example.org"]
     assert db.session.scalar(select(func.count()).select_from(Subscription)) == 0
