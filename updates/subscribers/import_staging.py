@@ -6,9 +6,12 @@ statements over the whole file. The staging tables are temporary and go with the
 transactions, so the process holds no more than one row at a time.
 
 The writes are mostly PostgreSQL's per-row foreign-key checks, which one connection runs on one
-core. So the people are shared out by their address's hash among `WRITERS` connections (the
-caller's and its own), each sorting and writing its share in its own transaction: every line
-for an address lands in the same share, and a person's rows always commit together.
+core. So the people are shared out by their address's hash among `WRITERS` connections, each
+sorting and writing its share in a transaction of its own: every line for an address lands in
+the same share, and a person's rows always commit together. Each share commits as soon as it
+is written, never waiting on another: a transaction that holds up one share while it waits on
+another then only waits for that one's commit, where shares committing together would hang on
+it unseen by PostgreSQL's deadlock detector.
 """
 
 from __future__ import annotations
@@ -140,23 +143,21 @@ def import_staged(
     progress: Callable[[int, ImportReport], None] | None,
     every: int,
 ) -> None:
-    """Stage the people, then subscribe them; fills `report`.
+    """Stage the people, then subscribe them, each share in its own transaction; fills `report`.
 
-    The first share is written in the session's transaction, which the caller commits; the
-    others are committed here, once every share is written.
+    If a share fails, the others' people stay written; importing the file again finishes it.
     """
     values = _parameters(topics, statement_id)
     with ExitStack() as stack:
-        own = [stack.enter_context(closing(db.engine.raw_connection())) for _ in range(WRITERS - 1)]
-        connections = [db.session.connection().connection, *own]
+        connections = [
+            stack.enter_context(closing(db.engine.raw_connection())) for _ in range(WRITERS)
+        ]
         cursors = [stack.enter_context(c.driver_connection.cursor()) for c in connections]
         for cursor in cursors:
             _prepare(cursor)
         read, staged = _stage(cursors, people, report, progress, every)
         with ThreadPoolExecutor(len(cursors)) as pool:
             shares = list(pool.map(partial(_sort_and_write, values=values), cursors))
-        for connection in own:
-            connection.commit()
     kinds: Counter[str] = sum((kinds for kinds, _ in shares), Counter())
     imported = sum(imported for _, imported in shares)
     report.skipped["duplicate"] += staged - kinds.total()
@@ -176,13 +177,15 @@ def _prepare(cursor: Any) -> None:
 
 
 def _sort_and_write(cursor: Any, values: dict[str, Any]) -> tuple[Counter[str], int]:
-    """Sort a share's people into their kinds and write them; the kinds counted, and the
-    number who got a subscription (and an event)."""
+    """Sort a share's people into their kinds, write them and commit; the kinds counted, and
+    the number who got a subscription (and an event)."""
     cursor.execute("ANALYZE import_rows")
     cursor.execute(PEOPLE, values)
     cursor.execute("SELECT kind, count(*) FROM import_people GROUP BY kind")
     kinds = Counter(dict(cursor.fetchall()))
-    return kinds, _write(cursor, values, kinds)
+    imported = _write(cursor, values, kinds)
+    cursor.connection.commit()
+    return kinds, imported
 
 
 def _parameters(topics: list[Topic], statement_id: int) -> dict[str, Any]:
@@ -250,7 +253,13 @@ def _stage(
                 continue
             address, key, name, organisation = person
             email_hash = hashed(key)
-            share = copies[int(email_hash[-2:], 16) % len(copies)]
-            share.write_row((n, address, key, email_hash, name, organisation))
+            copies[share_of(email_hash, len(copies))].write_row(
+                (n, address, key, email_hash, name, organisation)
+            )
             staged += 1
     return unreported, staged
+
+
+def share_of(email_hash: str, shares: int) -> int:
+    """Which of `shares` an address goes to, by its suppression hash (hex)."""
+    return int(email_hash[-2:], 16) % shares

@@ -124,8 +124,8 @@ def import_subscribers(
     """Make the people in these rows active subscribers of these topics.
 
     `progress`, if given, is called with each chunk's number of rows and the report so far.
-    PostgreSQL stages the whole file and writes it in two shares at once (`import_staging`); other
-    databases write a chunk per transaction.
+    PostgreSQL stages the whole file and writes it in two shares at once, each in a transaction
+    of its own (`import_staging`); other databases write a chunk per transaction.
     """
     topics = list(db.session.scalars(select(Topic).where(Topic.slug.in_(topic_slugs))))
     missing = set(topic_slugs) - {topic.slug for topic in topics}
@@ -137,8 +137,7 @@ def import_subscribers(
         statement_id = consent.statement_for(consent_text.strip()).id
     report = ImportReport()
     if db.session.get_bind().dialect.name == "postgresql":
-        with transaction():
-            import_staged(people(rows), topics, statement_id, report, progress, CHUNK)
+        import_staged(people(rows), topics, statement_id, report, progress, CHUNK)
         return report
     seen: set[str] = set()
     iterator = people(rows)
