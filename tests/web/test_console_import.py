@@ -204,6 +204,9 @@ def test_the_request_reads_only_the_start_and_the_job_finds_a_problem_further_on
     assert (status["state"], status["imported"]) == ("failed", 0)
     assert "not UTF-8" in status["error"]
     assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 0
+    stopped = page(admin.get(response.headers["Location"]))
+    assert "Stopped: the file is not UTF-8" in stopped.find(role="status").get_text()
+    assert "importing the file again finishes it" in stopped.find(id="after-failure").get_text()
 
 
 @pytest.mark.parametrize(
