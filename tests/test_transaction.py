@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from updates.extensions import db
 from updates.models import Topic
@@ -58,3 +58,21 @@ def test_work_after_a_commit_that_never_happens_never_runs(app):
 def test_work_after_the_commit_needs_a_transaction(app):
     with pytest.raises(RuntimeError):
         after_commit(lambda: None)
+
+
+def test_a_savepoints_rows_go_with_the_transaction_around_it(app):
+    """SQLite commits a RELEASE with no transaction around it; the app's engine opens one."""
+    with pytest.raises(Refused), transaction():
+        with db.session.begin_nested():
+            db.session.add(Topic(slug="saved", name="Saved"))
+        raise Refused
+    assert stored_slugs() == []
+
+
+def test_the_apps_sqlite_connections_keep_foreign_keys_and_no_other_engines_are_touched(app):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the settings are SQLite's")
+    assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    assert db.session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    with create_engine("sqlite://").connect() as other:
+        assert other.execute(text("PRAGMA foreign_keys")).scalar() == 0

@@ -26,6 +26,8 @@ def create_app(overrides: dict[str, object] | None = None) -> Flask:
     app.config.update(overrides or {})
 
     db.init_app(app)
+    with app.app_context():
+        _adapt_to_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
@@ -72,23 +74,26 @@ def create_app(overrides: dict[str, object] | None = None) -> Flask:
     return app
 
 
-@event.listens_for(Engine, "connect")
+def _adapt_to_sqlite(engine: Engine) -> None:
+    """SQLite only, on the app's own engine: what each connection needs, before it connects."""
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "savepoint", _sqlite_savepoint_inside_a_transaction)
+
+
 def _sqlite_pragmas(connection, record) -> None:
-    """SQLite: enforce foreign keys (cascading erasure) and let web and worker share the file."""
-    if type(connection).__module__.startswith("sqlite3"):
-        cursor = connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.close()
+    """Enforce foreign keys (cascading erasure) and let web and worker share the file."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
 
 
-@event.listens_for(Engine, "savepoint")
 def _sqlite_savepoint_inside_a_transaction(connection, name) -> None:
-    """SQLite: open the transaction before a first SAVEPOINT. Python's sqlite3 begins one only
-    before a write, and SQLite commits a RELEASE that has no transaction around it: the rows of
-    a savepoint would land even if the rest of the transaction then rolled back."""
+    """Open the transaction before a first SAVEPOINT. Python's sqlite3 begins one only before a
+    write, and SQLite commits a RELEASE that has no transaction around it: the rows of a
+    savepoint would land even if the rest of the transaction then rolled back."""
     dbapi_connection = connection.connection.dbapi_connection
-    sqlite = type(dbapi_connection).__module__.startswith("sqlite3")
-    if sqlite and not dbapi_connection.in_transaction:
+    if not dbapi_connection.in_transaction:
         dbapi_connection.execute("BEGIN")
