@@ -328,6 +328,42 @@ def test_a_transaction_holding_up_one_share_while_it_waits_on_another_does_not_h
     assert {subscriber(first).status, subscriber(second).status} == {"active"}
 
 
+def test_a_second_import_waits_for_the_first_so_people_in_both_get_both_topics(app, topics):
+    """PostgreSQL: the second would otherwise sort the first's uncommitted people as new, meet
+    their rows on insert, and leave them without its topic."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite allows one writer at a time")
+    second: list[importer.ImportReport] = []
+
+    def run_second() -> None:
+        with app.app_context():
+            rows = [(f"r{n}@example.org", "", "") for n in range(50)]
+            second.append(importer.import_subscribers(rows, ["social-care"], "Care list"))
+
+    with import_waiting_on_a_sign_up(app) as (_, first):
+        importing = threading.Thread(target=run_second)
+        importing.start()
+        deadline = time.monotonic() + 60
+        while waiting_backends() < 2 and importing.is_alive():  # waits for the first, or not
+            assert time.monotonic() < deadline, "the second import neither waited nor ended"
+            db.session.rollback()
+            time.sleep(0.05)
+    importing.join(60)
+    assert [report.imported for report in first + second] == [50, 50]
+    for n in (0, 17, 49):
+        assert followed(f"r{n}@example.org") == {"events", "social-care"}
+
+
+def waiting_backends() -> int:
+    """How many backends of this database wait for a lock."""
+    return db.session.scalar(
+        text(
+            "SELECT count(*) FROM pg_locks JOIN pg_stat_activity USING (pid)"
+            " WHERE NOT granted AND datname = current_database()"
+        )
+    )
+
+
 def waiting_import() -> int | None:
     """The backend of this database that waits on another transaction, if one does."""
     return db.session.scalar(

@@ -24,17 +24,23 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from psycopg.types.json import Json
+from sqlalchemy import text
 
 from updates.addresses import key_hasher
 from updates.extensions import db
 from updates.models import Frequency, SubscriberStatus, Topic, utcnow
 from updates.subscribers.consent import Action, Source
+from updates.transaction import transaction
 
 if TYPE_CHECKING:
     from updates.subscribers.importer import ImportReport, Person
 
 # Connections writing at once: the database server's cores this import may keep busy.
 WRITERS = 2
+# The advisory lock that lets one import write at a time ("imports" in ASCII). Two at once with
+# people in common would each sort those people as new, and the later would leave them without
+# its topics, as it leaves someone who signed up meanwhile.
+IMPORT_LOCK = 0x696D706F727473
 # Memory for the sorts and hashes of each share, for its transaction only.
 WORK_MEM = "64MB"
 
@@ -145,10 +151,12 @@ def import_staged(
 ) -> None:
     """Stage the people, then subscribe them, each share in its own transaction; fills `report`.
 
-    If a share fails, the others' people stay written; importing the file again finishes it.
+    One import at a time: a second waits for the first to end. If a share fails, the others'
+    people stay written; importing the file again finishes it.
     """
     values = _parameters(topics, statement_id)
-    with ExitStack() as stack:
+    with transaction(), ExitStack() as stack:  # the transaction holds the lock till the end
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK})
         connections = [
             stack.enter_context(closing(db.engine.raw_connection())) for _ in range(WRITERS)
         ]
