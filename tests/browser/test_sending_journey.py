@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from datetime import timedelta
 from pathlib import Path
 
 from playwright.sync_api import expect
+from sqlalchemy import update
 
 from tests.factories import create_news, create_subscriber, create_test_digest
 from tests.helpers import PASSWORD, links_in, snapshot
 from tests.workers import start_worker, stop
+from updates.extensions import db
+from updates.models import Delivery, utcnow
 from updates.staff.accounts import add_staff
 
 READERS, RATE = 16, 4  # four seconds of sending
@@ -89,3 +94,50 @@ def test_an_editor_sends_a_test_copy_then_watches_the_digest_go_out(
     expect(page.get_by_role("heading", name="Who it reaches")).to_be_hidden()  # sent: see above
     assert page.evaluate("window.sameDocument") is True
     assert len(mail_server.messages_to("reader0@example.org")) == 1
+
+
+def test_rate_and_time_left_follow_the_last_seconds_not_the_whole_send(
+    app, browser_page, live_server, topics
+):
+    """Ten idle minutes, then ten messages a second: the page says ten a second and seconds
+    left, where the average since the start would say a fraction and half an hour."""
+    add_staff("editor@example.org", "editor", PASSWORD)
+    readers = [create_subscriber(f"reader{n}@example.org", ["events"]) for n in range(300)]
+    digest = create_test_digest([create_news("Summit dates", ["events"])], ["events"])
+    digest.status, digest.started_at = "sending", utcnow() - timedelta(minutes=10)
+    db.session.add_all(Delivery(digest_id=digest.id, subscriber_id=r.id) for r in readers)
+    db.session.commit()
+    digest_id, pending = digest.id, [r.id for r in readers]
+    page = browser_page
+    page.goto(f"{live_server}/admin/digests/{digest_id}")
+    page.get_by_label("Email address").fill("editor@example.org")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#stage")).to_have_text("Sending")
+
+    done = threading.Event()
+
+    def deliver() -> None:  # as a worker at ten messages a second would mark them
+        with app.app_context():
+            for start in range(0, len(pending), 5):
+                if done.wait(0.5):
+                    return
+                db.session.execute(
+                    update(Delivery)
+                    .where(
+                        Delivery.digest_id == digest_id,
+                        Delivery.subscriber_id.in_(pending[start : start + 5]),
+                    )
+                    .values(status="sent", sent_at=utcnow())
+                )
+                db.session.commit()
+
+    worker = threading.Thread(target=deliver)
+    worker.start()
+    try:
+        rate = page.locator('[data-field="rate"]')
+        expect(rate).to_have_text(re.compile(r"^([2-9]|1\d)\.\d messages/s$"), timeout=20_000)
+        expect(page.locator('[data-field="time_left"]')).to_have_text(re.compile(r"^\d+ s$"))
+    finally:
+        done.set()
+        worker.join(10)

@@ -10,6 +10,10 @@
   var failuresNote = document.getElementById("failures-note");
   var counts = ["recipients", "sent", "failed", "skipped", "already_sent", "pending"];
   var INTERVAL = 2000;
+  // Rate and time left over the polls of the last 20 s, once they span 6 s: the server's are
+  // averaged since the send began, and read low and long after a pause or a slow spell.
+  var WINDOW = 20000, MIN_SPAN = 6000;
+  var samples = [];
 
   function field(name) {
     return section.querySelector('[data-field="' + name + '"]');
@@ -21,8 +25,14 @@
       field(name).textContent = data[name].toLocaleString("en-GB");
     });
     field("percent").textContent = data.percent;
-    field("rate").textContent = data.rate === null ? "–" : data.rate.toFixed(1) + " messages/s";
-    field("time_left").textContent = data.time_left === null ? "–" : data.time_left;
+    var rate = recentRate(data);
+    if (rate === null) {
+      rate = data.rate;
+      field("time_left").textContent = data.time_left === null ? "–" : data.time_left;
+    } else {
+      field("time_left").textContent = rate > 0 ? duration(Math.round(data.pending / rate)) : "–";
+    }
+    field("rate").textContent = rate === null ? "–" : rate.toFixed(1) + " messages/s";
     if (data.recipients) {
       bar.max = data.recipients;
       bar.value = data.done;
@@ -34,6 +44,27 @@
       element.hidden = element.dataset.states.split(" ").indexOf(data.stage) === -1;
     });
     if (failuresNote) failuresNote.hidden = !(data.final && data.failed > 0);
+  }
+
+  // Messages a second (sent or failed) over the window, or null until it spans enough.
+  function recentRate(data) {
+    if (data.stage !== "sending") {
+      samples = [];
+      return null;
+    }
+    var now = Date.now();
+    samples.push({ at: now, count: data.sent + data.failed });
+    while (samples.length > 2 && now - samples[1].at >= WINDOW) samples.shift();
+    var span = now - samples[0].at;
+    if (span < MIN_SPAN) return null;
+    return ((samples[samples.length - 1].count - samples[0].count) * 1000) / span;
+  }
+
+  // A time left in plain words, as updates/console/progress.py's duration() puts it.
+  function duration(seconds) {
+    if (seconds < 120) return seconds + " s";
+    if (seconds < 7200) return Math.round(seconds / 60) + " min";
+    return Math.floor(seconds / 3600) + " h " + Math.floor((seconds % 3600) / 60) + " min";
   }
 
   function refresh() {
