@@ -32,6 +32,10 @@ import time
 from contextlib import contextmanager
 from multiprocessing import Process, Queue
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "bench" / ".cache"
@@ -328,15 +332,14 @@ def schedule_now(digest) -> None:
     db.session.commit()
 
 
-def send_run(args: argparse.Namespace) -> dict[str, object]:
+def upgraded_app(env: dict[str, str]) -> Flask:
+    """The app for `env` (set in this process too), on an upgraded database and an empty Redis."""
     from redis import Redis
 
-    sink = Sink()
-    env = environment(sink.port, args.batch_size)
     os.environ.update(env)
     from updates import create_app
 
-    Redis.from_url(REDIS_URL).flushdb()
+    Redis.from_url(env["REDIS_URL"]).flushdb()
     subprocess.run(
         [sys.executable, "-m", "flask", "--app", "updates", "db", "upgrade"],
         env=env,
@@ -344,7 +347,13 @@ def send_run(args: argparse.Namespace) -> dict[str, object]:
         check=True,
         capture_output=True,
     )
-    app = create_app()
+    return create_app()
+
+
+def send_run(args: argparse.Namespace) -> dict[str, object]:
+    sink = Sink()
+    env = environment(sink.port, args.batch_size)
+    app = upgraded_app(env)
     print(f"populating {args.recipients} subscribers over {args.topics} topics ...", flush=True)
     populate(app, args.recipients, args.topics)
     digest_id = compose(app, args.topics)

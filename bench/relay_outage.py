@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -110,25 +109,12 @@ def status(app, digest_id: int) -> str:
 
 
 def run(args: argparse.Namespace, folder: Path, redis_url: str) -> dict[str, object]:
-    from redis import Redis
-
     relay = Relay(folder / "recipients")
     relay.start()
     env = {**bench.environment(relay.port, args.batch_size), "REDIS_URL": redis_url}
     if args.outage_wait is not None:
         env["SMTP_OUTAGE_WAIT"] = str(args.outage_wait)
-    os.environ.update(env)
-    from updates import create_app
-
-    Redis.from_url(redis_url).flushdb()
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "updates", "db", "upgrade"],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
-    app = create_app()
+    app = bench.upgraded_app(env)
     bench.populate(app, args.recipients, 1)
     workers = [
         subprocess.Popen(

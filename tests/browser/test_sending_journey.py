@@ -12,7 +12,7 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import update
 
 from tests.factories import create_news, create_subscriber, create_test_digest
@@ -29,6 +29,14 @@ PARTWAY = """() => {
 }"""
 
 
+def sign_in(page: Page, url: str) -> None:
+    """Go to the console page at `url` as the editor, by its sign-in form."""
+    page.goto(url)
+    page.get_by_label("Email address").fill("editor@example.org")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
 def test_an_editor_sends_a_test_copy_then_watches_the_digest_go_out(
     browser_page, live_server, app_config, topics, run_jobs, mail_server, tmp_path
 ):
@@ -39,10 +47,7 @@ def test_an_editor_sends_a_test_copy_then_watches_the_digest_go_out(
     digest = create_test_digest([news], ["social-care"], subject="December round-up")
     page = browser_page
 
-    page.goto(f"{live_server}/admin/digests/{digest.id}")
-    page.get_by_label("Email address").fill("editor@example.org")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, f"{live_server}/admin/digests/{digest.id}")
     expect(page.locator("#stage")).to_have_text("Draft")
     expect(page.get_by_role("button", name="Pause sending")).to_have_count(0)
 
@@ -109,10 +114,7 @@ def test_rate_and_time_left_follow_the_last_seconds_not_the_whole_send(
     db.session.commit()
     digest_id, pending = digest.id, [r.id for r in readers]
     page = browser_page
-    page.goto(f"{live_server}/admin/digests/{digest_id}")
-    page.get_by_label("Email address").fill("editor@example.org")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, f"{live_server}/admin/digests/{digest_id}")
     expect(page.locator("#stage")).to_have_text("Sending")
 
     done = threading.Event()

@@ -246,12 +246,7 @@ def import_waiting_on_a_sign_up(app) -> Iterator[tuple[int, list]]:
         )  # not committed yet: the import cannot see it, but its insert waits on it
         importing = threading.Thread(target=run)
         importing.start()
-        deadline = time.monotonic() + 60
-        while not (pid := waiting_import()):
-            assert time.monotonic() < deadline and importing.is_alive(), "the import never waited"
-            db.session.rollback()
-            time.sleep(0.05)
-        yield pid, outcome
+        yield waiting_on_a_row(importing)[0], outcome
         sign_up_meanwhile.commit()
         importing.join(60)
 
@@ -315,11 +310,7 @@ def test_a_transaction_holding_up_one_share_while_it_waits_on_another_does_not_h
         other.execute(text(touch), {"key": first})  # holds up the first's share
         importing = threading.Thread(target=run)
         importing.start()
-        deadline = time.monotonic() + 60
-        while not waiting_import():
-            assert time.monotonic() < deadline and importing.is_alive(), "the import never waited"
-            db.session.rollback()
-            time.sleep(0.05)
+        waiting_on_a_row(importing)
         other.execute(text(touch), {"key": second})  # the second's share has committed, or will
         other.commit()
         importing.join(60)
@@ -344,7 +335,7 @@ def test_a_second_import_waits_for_the_first_so_people_in_both_get_both_topics(a
         importing = threading.Thread(target=run_second)
         importing.start()
         deadline = time.monotonic() + 60
-        while waiting_backends() < 2 and importing.is_alive():  # waits for the first, or not
+        while len(waiting()) < 2 and importing.is_alive():  # waits for the first, or not
             assert time.monotonic() < deadline, "the second import neither waited nor ended"
             db.session.rollback()
             time.sleep(0.05)
@@ -354,22 +345,22 @@ def test_a_second_import_waits_for_the_first_so_people_in_both_get_both_topics(a
         assert followed(f"r{n}@example.org") == {"events", "social-care"}
 
 
-def waiting_backends() -> int:
-    """How many backends of this database wait for a lock."""
-    return db.session.scalar(
-        text(
-            "SELECT count(*) FROM pg_locks JOIN pg_stat_activity USING (pid)"
-            " WHERE NOT granted AND datname = current_database()"
-        )
-    )
-
-
-def waiting_import() -> int | None:
-    """The backend of this database that waits on another transaction, if one does."""
-    return db.session.scalar(
+def waiting(locktype: str = "%") -> list[int]:
+    """The backends of this database that wait for a lock (of this type)."""
+    return db.session.scalars(
         text(
             "SELECT pid FROM pg_locks JOIN pg_stat_activity USING (pid)"
-            " WHERE NOT granted AND locktype = 'transactionid'"
-            " AND datname = current_database() LIMIT 1"
-        )
-    )
+            " WHERE NOT granted AND locktype LIKE :locktype AND datname = current_database()"
+        ),
+        {"locktype": locktype},
+    ).all()
+
+
+def waiting_on_a_row(importing: threading.Thread) -> list[int]:
+    """The backends that wait on another transaction, once the import's does."""
+    deadline = time.monotonic() + 60
+    while not (pids := waiting("transactionid")):
+        assert time.monotonic() < deadline and importing.is_alive(), "the import never waited"
+        db.session.rollback()
+        time.sleep(0.05)
+    return pids

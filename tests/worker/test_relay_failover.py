@@ -46,20 +46,15 @@ class Relay(PipeliningMailServer):
             self.running = False
 
 
-@pytest.fixture
-def first() -> Iterator[Relay]:
+def running_relay() -> Iterator[Relay]:
     server = Relay()
     server.start()
     yield server
     server.stop()
 
 
-@pytest.fixture
-def second() -> Iterator[Relay]:
-    server = Relay()
-    server.start()
-    yield server
-    server.stop()
+first = pytest.fixture(running_relay, name="first")
+second = pytest.fixture(running_relay, name="second")
 
 
 @pytest.fixture
